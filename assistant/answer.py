@@ -1,0 +1,217 @@
+"""The extractive answerer: answers only with sentences copied from retrieved passages.
+
+Each candidate sentence is scored against the question by embedding similarity and
+content-word overlap. The best ones form the answer, each followed by its marker, and
+each marker resolves to a typed citation with the sentence's exact document offsets.
+When no sentence is close enough, or the question's key names are absent from every
+passage, it abstains instead of guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from langchain_core.documents import Document as LCDocument
+
+from .schema import Answer, AnswerSentence, Citation
+
+_TOKEN = re.compile(r"[\w'’-]+")
+_STOPWORDS = frozenset(
+    "a an and are as at be been being but by can could did do does doing for from had has have "
+    "he her hers him his how i if in into is it its me my of on or our out over she so than that "
+    "the their them then there these they this those to too under up very was we were what when "
+    "where which while who whom whose why will with would you your about after again against all "
+    "am any because before below between both during each few further here just more most no nor "
+    "not now off once only other own same should some such through until down also say said says "
+    "tell told according week year new one two many much".split()
+)
+_QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how did does do is are was were according in on "
+    "tell".split()
+)
+_MIN_WORDS = 4
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def content_terms(text: str) -> set[str]:
+    """Stemmed, lower-cased words of ``text`` without stop words."""
+    words = [w.strip("'’-").lower() for w in _TOKEN.findall(text)]
+    words = [w for w in words if w and w not in _STOPWORDS]
+    return set(_stemmer().stemWords(words))
+
+
+def key_names(question: str) -> list[str]:
+    """Names and numbers in a question: capitalised words not at its start, and digits."""
+    words = _TOKEN.findall(question)
+    keys = [
+        w
+        for i, w in enumerate(words)
+        if (w[0].isupper() and i > 0 and w.lower() not in _QUESTION_WORDS) or w.isdigit()
+    ]
+    return list(dict.fromkeys(w.strip("'’-") for w in keys))
+
+
+@dataclass
+class Candidate:
+    """One sentence of one retrieved passage, with its score against the question."""
+
+    text: str
+    start: int
+    end: int
+    paragraph: int
+    passage: LCDocument
+    rank: int
+    score: float = 0.0
+
+
+def passage_sentences(passage: LCDocument, rank: int) -> list[Candidate]:
+    """The sentences of a retrieved passage, with absolute document offsets."""
+    meta = passage.metadata
+    base = int(meta["start"])
+    out = []
+    for start, end, paragraph in json.loads(meta["sentences"]):
+        text = passage.page_content[start - base : end - base]
+        out.append(Candidate(text, start, end, paragraph, passage, rank))
+    return out
+
+
+def make_citation(marker: int, cand: Candidate, score: float) -> Citation:
+    """A citation whose quote is exactly ``document[start:end]``."""
+    meta = cand.passage.metadata
+    return Citation(
+        marker=marker,
+        doc_id=meta["doc_id"],
+        chunk_id=meta["chunk_id"],
+        title=meta.get("title", ""),
+        source=meta.get("source", ""),
+        passage=cand.passage.page_content,
+        quote=cand.text,
+        start=cand.start,
+        end=cand.end,
+        score=round(float(score), 4),
+        paragraph=cand.paragraph,
+        passage_start=int(meta["start"]),
+        date=meta.get("date", ""),
+        url=meta.get("url", ""),
+    )
+
+
+def abstention_text(question: str) -> str:
+    """'The indexed articles don't say who won ...' built from the question."""
+    q = question.strip().rstrip("?!. ").strip()
+    if q and q.split()[0].lower() in _QUESTION_WORDS:
+        q = q[0].lower() + q[1:]
+        return f"The indexed articles don't say {q}."
+    return f"The indexed articles don't say anything that answers “{q}”."
+
+
+class ExtractiveAnswerer:
+    """Composes an answer from the best-supported sentences of the passages."""
+
+    name = "extractive"
+
+    def __init__(
+        self, embedder, max_sentences: int = 3, min_support: float = 0.35, related: int = 3
+    ):
+        self.embedder = embedder
+        self.max_sentences = max_sentences
+        self.min_support = min_support
+        self.related = related
+
+    def score(self, question: str, candidates: list[Candidate]) -> None:
+        """Set each candidate's score: 0.6 cosine + 0.4 question-term coverage."""
+        if not candidates:
+            return
+        vectors = np.asarray(
+            self.embedder.embed_documents([question] + [c.text for c in candidates])
+        )
+        cosines = vectors[1:] @ vectors[0]
+        q_terms = content_terms(question)
+        for cand, cos in zip(candidates, cosines, strict=True):
+            coverage = len(q_terms & content_terms(cand.text)) / len(q_terms) if q_terms else 0.0
+            cand.score = 0.6 * float(cos) + 0.4 * coverage + 0.02 / (1 + cand.rank)
+
+    def candidates(self, passages: list[LCDocument]) -> list[Candidate]:
+        seen: set[str] = set()
+        out = []
+        for rank, passage in enumerate(passages):
+            for cand in passage_sentences(passage, rank):
+                key = " ".join(cand.text.lower().split())
+                if len(cand.text.split()) >= _MIN_WORDS and key not in seen:
+                    seen.add(key)
+                    out.append(cand)
+        return out
+
+    def answer(self, question: str, passages: list[LCDocument]) -> Answer:
+        """An answer made only of passage sentences, or an abstention."""
+        cands = self.candidates(passages)
+        self.score(question, cands)
+        ranked = sorted(cands, key=lambda c: c.score, reverse=True)
+        if not ranked or self._should_abstain(question, passages, ranked[0]):
+            return self._abstain(question, ranked)
+        chosen = self._select(ranked)
+        citations = [make_citation(i, c, c.score) for i, c in enumerate(chosen, start=1)]
+        sentences = [
+            AnswerSentence(
+                text=c.text, markers=[i], supported=True, support_score=round(c.score, 4)
+            )
+            for i, c in enumerate(chosen, start=1)
+        ]
+        text = " ".join(f"{s.text} [{s.markers[0]}]" for s in sentences)
+        return Answer(
+            question=question,
+            answer=text,
+            abstained=False,
+            citations=citations,
+            sentences=sentences,
+            answerer=self.name,
+        )
+
+    def _should_abstain(self, question: str, passages: list[LCDocument], best: Candidate) -> bool:
+        if best.score < self.min_support:
+            return True
+        names = key_names(question)
+        if not names:
+            return False
+        haystack = " ".join(
+            f"{p.metadata.get('title', '')} {p.page_content}" for p in passages
+        ).lower()
+        found = sum(1 for n in names if n.lower() in haystack)
+        return found / len(names) < 0.5
+
+    def _select(self, ranked: list[Candidate]) -> list[Candidate]:
+        best = ranked[0].score
+        chosen = [ranked[0]]
+        for cand in ranked[1:]:
+            if len(chosen) >= self.max_sentences or cand.score < max(self.min_support, 0.8 * best):
+                break
+            if all(content_terms(cand.text) - content_terms(c.text) for c in chosen):
+                chosen.append(cand)
+        return chosen
+
+    def _abstain(self, question: str, ranked: list[Candidate]) -> Answer:
+        related, used = [], set()
+        for cand in ranked:
+            if cand.passage.metadata["chunk_id"] in used:
+                continue
+            used.add(cand.passage.metadata["chunk_id"])
+            related.append(make_citation(len(related) + 1, cand, cand.score))
+            if len(related) >= self.related:
+                break
+        return Answer(
+            question=question,
+            answer=abstention_text(question),
+            abstained=True,
+            related=related,
+            answerer=self.name,
+        )

@@ -1,0 +1,197 @@
+"""Command line: ``assistant index|ask|sources|remove|serve`` (thin over ``Assistant``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .config import SettingsError, load_settings
+from .schema import Answer, IndexReport, SourceInfo
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Answer questions about news articles with cited passages.",
+)
+
+IndexDir = Annotated[
+    Path | None, typer.Option("--index-dir", help="Index folder (ASSISTANT_INDEX_DIR).")
+]
+ChromaUrl = Annotated[
+    str | None, typer.Option("--chroma-url", help="Chroma server, http://host:port.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+def _assistant(**overrides):
+    from .service import Assistant
+
+    try:
+        return Assistant(load_settings(**overrides))
+    except (SettingsError, RuntimeError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+def format_answer(answer: Answer) -> str:
+    """Plain-text answer followed by its numbered sources."""
+    lines = [answer.answer]
+    if answer.note:
+        lines += ["", f"Note: {answer.note}"]
+    cites = answer.citations or answer.related
+    if cites:
+        lines += ["", "Sources:" if answer.citations else "Related passages (not an answer):"]
+    for c in cites:
+        lines.append(f"[{c.marker}] {c.title} — {c.source}, paragraph {c.paragraph}")
+        lines.append(f"    “{c.quote}”")
+    return "\n".join(lines)
+
+
+def format_report(report: IndexReport) -> str:
+    """One line of counts, then one line per rejected file."""
+    head = (
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"removed {report.removed}, chunks written {report.chunks}, errors {len(report.errors)}"
+    )
+    return "\n".join([head, *(f"  {e.path}: {e.error}" for e in report.errors)])
+
+
+def format_sources(sources: list[SourceInfo]) -> str:
+    if not sources:
+        return "The index is empty. Add articles with `assistant index PATH`."
+    return "\n".join(f"{s.doc_id}  {s.chunks:>4} chunks  {s.title}  ({s.source})" for s in sources)
+
+
+@app.command()
+def index(
+    paths: Annotated[list[str], typer.Argument(help="Files or folders.")],
+    index_dir: IndexDir = None,
+    chroma_url: ChromaUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Add new and changed articles to the index."""
+    from rich.progress import Progress
+
+    assistant = _assistant(index_dir=index_dir, chroma_url=chroma_url)
+    with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
+        task = bar.add_task("indexing", total=None)
+
+        def progress(done: int, total: int, path: str) -> None:
+            bar.update(task, completed=done, total=total, description=Path(path).name[:40])
+
+        try:
+            report = assistant.index(paths, progress)
+        except RuntimeError as exc:
+            raise _fail(str(exc)) from exc
+    typer.echo(json.dumps(report.model_dump()) if as_json else format_report(report))
+
+
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument()] = None,
+    questions: Annotated[
+        Path | None, typer.Option("--questions", help='JSONL of {"question": ...}.')
+    ] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Passages to retrieve.")] = None,
+    answerer: Annotated[str | None, typer.Option("--answerer")] = None,
+    index_dir: IndexDir = None,
+    chroma_url: ChromaUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Answer a question (or every question of a JSONL file) with citations."""
+    if (question is None) == (questions is None):
+        raise _fail("give a QUESTION or --questions FILE, not both or neither")
+    assistant = _assistant(index_dir=index_dir, chroma_url=chroma_url, k=k, answerer=answerer)
+    for q in [question] if question else _read_questions(questions):
+        try:
+            answer = assistant.ask(q)
+        except ValueError as exc:
+            raise _fail(str(exc)) from exc
+        typer.echo(
+            json.dumps(answer.to_json_dict(), ensure_ascii=False)
+            if as_json
+            else format_answer(answer) + ("\n" if questions else "")
+        )
+
+
+def _read_questions(path: Path):
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                yield json.loads(line)["question"]
+            except (ValueError, KeyError, TypeError):
+                raise _fail(f'{path}:{number}: expected a JSON object with a "question"') from None
+
+
+@app.command()
+def sources(
+    index_dir: IndexDir = None, chroma_url: ChromaUrl = None, as_json: AsJson = False
+) -> None:
+    """List the indexed articles."""
+    items = _assistant(index_dir=index_dir, chroma_url=chroma_url).sources()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    s.model_dump(include={"doc_id", "title", "source", "chunks", "indexed_at"})
+                    for s in items
+                ]
+            )
+        )
+    else:
+        typer.echo(format_sources(items))
+
+
+@app.command()
+def remove(
+    source_or_id: str,
+    index_dir: IndexDir = None,
+    chroma_url: ChromaUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Remove an article by its id, path or URL."""
+    removed = _assistant(index_dir=index_dir, chroma_url=chroma_url).remove(source_or_id)
+    if as_json:
+        typer.echo(json.dumps({"removed": removed}))
+    elif removed:
+        typer.echo(f"removed {len(removed)} article(s): {', '.join(removed)}")
+    else:
+        raise _fail(f"no indexed article matches {source_or_id!r}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host")] = None,
+    port: Annotated[int | None, typer.Option("--port")] = None,
+    index_dir: IndexDir = None,
+    chroma_url: ChromaUrl = None,
+) -> None:
+    """Start the web UI."""
+    from .ui import launch
+
+    try:
+        settings = load_settings(host=host, port=port, index_dir=index_dir, chroma_url=chroma_url)
+    except SettingsError as exc:
+        raise _fail(str(exc)) from exc
+    launch(settings)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SettingsError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)

@@ -1,0 +1,78 @@
+"""One validated settings object for the whole assistant.
+
+Values come from (lowest to highest priority) defaults, ``ASSISTANT_*`` environment
+variables, and explicit overrides such as CLI flags. Unknown settings fail loudly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ASSISTANT_"
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class SettingsError(ValueError):
+    """A setting is unknown or has an invalid value."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant, validated once and passed explicitly."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    index_dir: Path = Path("index")
+    collection: str = "articles"
+    chroma_url: str | None = None
+
+    embedding_model: str = DEFAULT_MODEL
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    embed_batch_size: int = Field(64, ge=1, le=4096)
+    max_chunk_tokens: int = Field(200, ge=32, le=256)
+    chunk_overlap_sentences: int = Field(1, ge=0, le=5)
+
+    k: int = Field(5, ge=1, le=50, description="passages given to the answerer")
+    candidates: int = Field(40, ge=1, le=500, description="candidates per retriever")
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0.0)
+    lexical_weight: float = Field(1.0, ge=0.0)
+
+    answerer: str = "extractive"
+    max_answer_sentences: int = Field(3, ge=1, le=10)
+    min_support: float = Field(0.35, ge=0.0, le=1.0)
+
+    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    max_question_chars: int = Field(2000, ge=10)
+
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=0, le=65535)
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _empty_url_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+def _reject_unknown_env() -> None:
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    unknown = sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known)
+    if unknown:
+        raise SettingsError(f"unknown setting(s) in the environment: {', '.join(unknown)}")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, then apply non-None ``overrides`` (CLI flags)."""
+    _reject_unknown_env()
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc

@@ -1,0 +1,262 @@
+"""Ingestion: turn files into clean documents with title, date, source and paragraphs.
+
+A document's ``text`` is what offsets refer to. For ``.txt`` and ``.md`` files it is the
+file's own text (newlines normalised), so a citation's ``start:end`` points into the file.
+For HTML it is the extracted main text, headed by the title.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .schema import Document, Span
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+
+_HEADER = re.compile(r"^(source|url|link|published|date)\s*:\s*(.*)$", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?:;\"'”’)\]]\s*$")
+_HARD_WRAP_MIN = 60
+
+
+class IngestError(Exception):
+    """A file could not be turned into a document; the message says why."""
+
+
+@dataclass
+class LoadResult:
+    """One input path and either its document or the reason it was rejected."""
+
+    path: str
+    document: Document | None = None
+    error: str | None = None
+
+
+def content_id(title: str, body: str) -> str:
+    """Stable document id: hash of the whitespace- and Unicode-normalised content."""
+    norm = unicodedata.normalize("NFKC", f"{title}\n{body}")
+    norm = " ".join(norm.split()).casefold()
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()[:16]
+
+
+def decode_bytes(data: bytes) -> str:
+    """Decode text, honouring BOMs, preferring UTF-8 and detecting other charsets."""
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            return data.decode(encoding)
+    if b"\x00" in data:
+        raise IngestError("binary data (NUL bytes), not a text file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise IngestError("could not detect the text encoding")
+    return str(best)
+
+
+def split_paragraphs(text: str, start: int = 0) -> list[Span]:
+    """Paragraph spans of ``text[start:]``: blocks split at blank lines, and at line
+    breaks that end a sentence or a short heading (hard-wrapped prose stays joined)."""
+    spans: list[Span] = []
+    open_start: int | None = None
+    open_end = 0
+    prev_line = ""
+    pos = start
+    for line in text[start:].splitlines(keepends=True):
+        stripped = line.strip()
+        line_start, line_end = pos + len(line) - len(line.lstrip()), pos + len(line.rstrip())
+        pos += len(line)
+        joins = len(prev_line) >= _HARD_WRAP_MIN and not _SENTENCE_END.search(prev_line)
+        if open_start is not None and (not stripped or not joins):
+            spans.append(Span(open_start, open_end))
+            open_start = None
+        prev_line = stripped
+        if stripped:
+            open_start = line_start if open_start is None else open_start
+            open_end = line_end
+    if open_start is not None:
+        spans.append(Span(open_start, open_end))
+    return spans
+
+
+def parse_text(text: str, source: str, markdown: bool = False) -> Document:
+    """Parse a plain-text or Markdown article: title line, header lines, paragraphs."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise IngestError("empty file: no text to index")
+    lines = text.split("\n")
+    idx, offset = _skip_blank(lines, 0, 0)
+    title = lines[idx].strip()
+    if markdown or title.startswith("#"):
+        title = title.lstrip("#").strip()
+    offset += len(lines[idx]) + 1
+    meta, offset = _read_headers(lines, idx + 1, offset)
+    body_start = min(offset, len(text))
+    return _build(text, title, source, body_start, meta)
+
+
+def _skip_blank(lines: list[str], idx: int, offset: int) -> tuple[int, int]:
+    while idx < len(lines) and not lines[idx].strip():
+        offset += len(lines[idx]) + 1
+        idx += 1
+    return idx, offset
+
+
+def _read_headers(lines: list[str], idx: int, offset: int) -> tuple[dict[str, str], int]:
+    """Read ``Source:``/``Published:`` lines right after the title."""
+    meta: dict[str, str] = {}
+    while idx < len(lines):
+        blank_idx, blank_off = _skip_blank(lines, idx, offset)
+        if blank_idx >= len(lines):
+            break
+        match = _HEADER.match(lines[blank_idx].strip())
+        if not match or len(lines[blank_idx]) > 300:
+            break
+        key = "url" if match.group(1).lower() in {"source", "url", "link"} else "date"
+        meta[key] = match.group(2).strip()
+        idx, offset = blank_idx + 1, blank_off + len(lines[blank_idx]) + 1
+    return meta, offset
+
+
+def _build(text: str, title: str, source: str, body_start: int, meta: dict) -> Document:
+    paragraphs = split_paragraphs(text, body_start)
+    if not paragraphs:
+        raise IngestError("no article text after the title")
+    body = text[paragraphs[0].start :]
+    return Document(
+        doc_id=content_id(title, body),
+        title=title[:300],
+        text=text,
+        source=source,
+        date=meta.get("date", ""),
+        url=meta.get("url", ""),
+        paragraphs=paragraphs,
+        body_start=paragraphs[0].start,
+    )
+
+
+def parse_html(html: str, source: str) -> Document:
+    """Extract the main text of an HTML page, with its title, date and canonical URL."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    title = _html_title(soup)
+    meta = {
+        "date": _html_meta(
+            soup, "article:published_time", "date", "pubdate", "publish-date", "dc.date"
+        ),
+        "url": _html_canonical(soup),
+    }
+    body = _html_main_text(html, soup)
+    if not body.strip():
+        raise IngestError("no readable text in the HTML (only markup or scripts)")
+    title = title or body.strip().split("\n", 1)[0][:200]
+    text = f"{title}\n\n{body.strip()}\n"
+    return _build(text, title, source, len(title) + 2, {k: v for k, v in meta.items() if v})
+
+
+def _html_title(soup) -> str:
+    for attrs in ({"property": "og:title"}, {"name": "twitter:title"}):
+        tag = soup.find("meta", attrs=attrs)
+        if tag and tag.get("content", "").strip():
+            return tag["content"].strip()
+    if soup.title and soup.title.get_text(strip=True):
+        return soup.title.get_text(strip=True)
+    h1 = soup.find("h1")
+    return h1.get_text(" ", strip=True) if h1 else ""
+
+
+def _html_meta(soup, *names: str) -> str:
+    for name in names:
+        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
+        if tag and tag.get("content", "").strip():
+            return tag["content"].strip()
+    time_tag = soup.find("time", attrs={"datetime": True})
+    return time_tag["datetime"].strip() if time_tag else ""
+
+
+def _html_canonical(soup) -> str:
+    link = soup.find("link", attrs={"rel": "canonical"})
+    if link and link.get("href"):
+        return link["href"].strip()
+    tag = soup.find("meta", attrs={"property": "og:url"})
+    return tag["content"].strip() if tag and tag.get("content") else ""
+
+
+def _html_main_text(html: str, soup) -> str:
+    """Main text via trafilatura (drops navigation and boilerplate), else block elements."""
+    try:
+        import trafilatura
+
+        extracted = trafilatura.extract(
+            html, include_comments=False, include_tables=False, favor_recall=True
+        )
+    except Exception:  # trafilatura is a best-effort extractor; fall back below
+        extracted = None
+    if extracted and extracted.strip():
+        return "\n\n".join(p.strip() for p in extracted.split("\n") if p.strip())
+    for tag in soup(["script", "style", "nav", "header", "footer", "aside", "form", "noscript"]):
+        tag.decompose()
+    blocks = soup.find_all(["p", "h2", "h3", "h4", "li", "blockquote", "pre"])
+    texts = [b.get_text(" ", strip=True) for b in blocks]
+    return "\n\n".join(t for t in texts if t)
+
+
+def parse_bytes(data: bytes, source: str, suffix: str) -> Document:
+    """Parse raw file bytes by their suffix."""
+    text = decode_bytes(data)
+    if suffix in HTML_SUFFIXES:
+        return parse_html(text, source)
+    return parse_text(text, source, markdown=suffix in {".md", ".markdown"})
+
+
+def load_file(path: Path, max_bytes: int) -> Document:
+    """Read and parse one file, enforcing the size cap before reading it."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise IngestError(f"unsupported file type {suffix or '(none)'}")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise IngestError(f"file is {size} bytes, over the {max_bytes}-byte cap")
+    return parse_bytes(path.read_bytes(), str(path), suffix)
+
+
+def collect_files(paths: Iterable[str | Path]) -> Iterator[Path | LoadResult]:
+    """Expand folders into their supported files (sorted); report missing paths."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+            )
+        elif path.is_file():
+            yield path
+        else:
+            yield LoadResult(str(raw), error="no such file or folder")
+
+
+def load_paths(paths: Iterable[str | Path], max_bytes: int) -> Iterator[LoadResult]:
+    """Load every file under ``paths``; each yields a document or a clear error."""
+    for item in collect_files(paths):
+        if isinstance(item, LoadResult):
+            yield item
+            continue
+        try:
+            yield LoadResult(str(item), document=load_file(item, max_bytes))
+        except (IngestError, OSError, UnicodeDecodeError) as exc:
+            yield LoadResult(str(item), error=str(exc))

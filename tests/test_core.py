@@ -1,0 +1,189 @@
+"""The core flow on the seed article, with the real model and a real Chroma index."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.cli import app
+
+from .conftest import ROOT, SEED_FILE, SEEDS
+
+CITATION_KEYS = {
+    "marker",
+    "doc_id",
+    "chunk_id",
+    "title",
+    "source",
+    "passage",
+    "quote",
+    "start",
+    "end",
+    "score",
+}
+
+
+def test_putin_south_korea_cites_big_mistake(seed_assistant):
+    answer = seed_assistant.ask("What did Putin say about South Korea?")
+    assert not answer.abstained
+    assert any("big mistake" in c.passage for c in answer.citations)
+    assert any("big mistake" in c.quote for c in answer.citations)
+
+
+def test_spokesman_answer_quotes_matthew_miller(seed_assistant):
+    answer = seed_assistant.ask("Who is the US State Department spokesman quoted?")
+    assert not answer.abstained
+    assert "Matthew Miller" in answer.answer
+    assert any("Matthew Miller" in c.quote for c in answer.citations)
+
+
+def test_uncovered_question_abstains(seed_assistant):
+    answer = seed_assistant.ask("Who won the 2022 FIFA World Cup?")
+    assert answer.abstained
+    assert answer.citations == []
+    assert answer.answer.startswith("The indexed articles don't say")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did Putin say about South Korea?",
+        "What did Putin say about NATO?",
+        "How did the United States react?",
+        "Where was Putin visiting when he spoke?",
+    ],
+)
+def test_every_sentence_is_cited_and_quotes_are_verbatim(seed_assistant, question):
+    answer = seed_assistant.ask(question)
+    source_text = SEED_FILE.read_text(encoding="utf-8")
+    for citation in answer.citations:
+        assert citation.quote in citation.passage
+        assert source_text[citation.start : citation.end] == citation.quote
+        stored = seed_assistant.store.get_document(citation.doc_id)
+        assert stored.text[citation.start : citation.end] == citation.quote
+    for sentence in answer.sentences:
+        assert sentence.markers and f"{sentence.text} [{sentence.markers[0]}]" in answer.answer
+        assert sentence.text in {c.quote for c in answer.citations}
+
+
+def test_indexing_twice_changes_nothing(make_assistant):
+    assistant = make_assistant()
+    first = assistant.index([str(SEEDS)])
+    count = assistant.store.chunk_count()
+    second = assistant.index([str(SEEDS)])
+    assert (first.added, second.added, second.unchanged) == (1, 0, 1)
+    assert assistant.store.chunk_count() == count > 0
+
+
+def test_changed_file_replaces_its_chunks(make_assistant, tmp_path):
+    article = tmp_path / "a.txt"
+    article.write_text("Old title\nThe first version says the mayor resigned on Monday.\n")
+    assistant = make_assistant()
+    assistant.index([str(article)])
+    article.write_text("New title\nThe second version says the mayor stayed in office.\n")
+    report = assistant.index([str(article)])
+    assert report.updated == 1
+    assert [s.title for s in assistant.sources()] == ["New title"]
+    texts = [c.text for c in assistant.store.all_chunks()]
+    assert texts == ["The second version says the mayor stayed in office."]
+
+
+def test_opening_with_another_model_is_a_clear_error(seed_copy, embedder):
+    from assistant.config import load_settings
+    from assistant.store import ArticleStore, ModelMismatchError
+
+    class OtherModel:
+        model_name, dimension = "other-model", embedder.dimension
+
+    with pytest.raises(ModelMismatchError, match="reindex --rebuild"):
+        ArticleStore(load_settings(index_dir=seed_copy), OtherModel())
+
+
+def test_remove_by_source(make_assistant):
+    assistant = make_assistant()
+    assistant.index([str(SEEDS)])
+    assert assistant.remove(str(SEED_FILE))
+    assert assistant.sources() == []
+    assert assistant.store.chunk_count() == 0
+    assert assistant.ask("What did Putin say about South Korea?").abstained
+
+
+def test_cli_json_contract(tmp_path, embedder):
+    runner = CliRunner()
+    index_dir = str(tmp_path / "idx")
+    result = runner.invoke(app, ["index", str(SEEDS), "--index-dir", index_dir, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) == {"added", "updated", "unchanged", "removed", "chunks", "errors"}
+    assert report["added"] == 1 and report["chunks"] > 0
+
+    result = runner.invoke(
+        app, ["ask", "What did Putin say about South Korea?", "--index-dir", index_dir, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert {"question", "answer", "abstained", "citations", "timings_ms"} <= set(answer)
+    assert set(answer["timings_ms"]) >= {"retrieve", "answer"}
+    for citation in answer["citations"]:
+        assert set(citation) >= CITATION_KEYS
+        assert citation["quote"] in citation["passage"]
+
+    result = runner.invoke(app, ["sources", "--index-dir", index_dir, "--json"])
+    listed = json.loads(result.stdout)
+    assert [set(s) for s in listed] == [{"doc_id", "title", "source", "chunks", "indexed_at"}]
+
+
+def test_cli_questions_file_streams_one_object_per_line(tmp_path, seed_index_dir):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"question": "What did Putin say about NATO?"}\n'
+        '{"question": "Who won the 2022 FIFA World Cup?"}\n'
+    )
+    result = CliRunner().invoke(
+        app, ["ask", "--questions", str(questions), "--index-dir", str(seed_index_dir), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["abstained"] for a in lines] == [False, True]
+    assert "NATO" in lines[0]["answer"]
+
+
+def test_cli_text_output_lists_sources(seed_index_dir):
+    result = CliRunner().invoke(
+        app, ["ask", "What did Putin say about South Korea?", "--index-dir", str(seed_index_dir)]
+    )
+    assert result.exit_code == 0
+    assert "[1]" in result.stdout and "Sources:" in result.stdout and "paragraph" in result.stdout
+
+
+def test_python_dash_m_entry_point(seed_index_dir):
+    """The real console entry, in a fresh process."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "ask",
+            "Who is Matthew Miller?",
+            "--index-dir",
+            str(seed_index_dir),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Matthew Miller" in json.loads(proc.stdout)["answer"]
+
+
+def test_bad_question_is_refused_before_any_work(seed_assistant):
+    from assistant.service import QuestionError
+
+    with pytest.raises(QuestionError, match="empty"):
+        seed_assistant.ask("   ")
+    with pytest.raises(QuestionError, match="limit"):
+        seed_assistant.ask("x" * 5000)
