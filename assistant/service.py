@@ -7,6 +7,7 @@ same ``answer(question, passages)`` method can take the extractive one's place.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -53,6 +54,17 @@ def build_chain(retriever: HybridRetriever, answerer) -> Runnable:
     return RunnableLambda(retrieve) | RunnableLambda(respond)
 
 
+def _sentence_events(answer: Answer) -> Iterator[str | Answer]:
+    """An already composed answer replayed as text deltas, then the answer itself."""
+    if answer.sentences and not answer.abstained:
+        for i, sentence in enumerate(answer.sentences):
+            markers = "".join(f" [{m}]" for m in sentence.markers)
+            yield ("" if i == 0 else " ") + sentence.text + markers
+    else:
+        yield answer.answer
+    yield answer
+
+
 class Assistant:
     """Everything a front end needs, built from one settings object."""
 
@@ -79,6 +91,30 @@ class Assistant:
     def ask(self, question: str, k: int | None = None) -> Answer:
         """Answer one question with citations (or abstain)."""
         return self.chain.invoke({"question": self.check_question(question), "k": k})
+
+    def ask_stream(self, question: str, k: int | None = None) -> Iterator[str | Answer]:
+        """Answer text as it is composed (str deltas), then the final ``Answer``.
+
+        Answerers with a ``stream(question, passages)`` method stream for real; others
+        yield their answer sentence by sentence.
+        """
+        question = self.check_question(question)
+        start = time.perf_counter()
+        passages, _ = self.retriever.search(question, k)
+        retrieve_ms = (time.perf_counter() - start) * 1e3
+        stream = getattr(self.answerer, "stream", None)
+        events = (
+            stream(question, passages)
+            if stream
+            else _sentence_events(self.answerer.answer(question, passages))
+        )
+        for event in events:
+            if isinstance(event, Answer):
+                event.timings_ms = {
+                    "retrieve": round(retrieve_ms, 2),
+                    "answer": round((time.perf_counter() - start) * 1e3 - retrieve_ms, 2),
+                }
+            yield event
 
     def index(self, paths: list[str], progress: Progress | None = None) -> IndexReport:
         """Add new and changed articles from files and folders."""

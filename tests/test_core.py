@@ -187,3 +187,11 @@ def test_bad_question_is_refused_before_any_work(seed_assistant):
         seed_assistant.ask("   ")
     with pytest.raises(QuestionError, match="limit"):
         seed_assistant.ask("x" * 5000)
+
+
+def test_ask_stream_deltas_add_up_to_the_answer(seed_assistant):
+    events = list(seed_assistant.ask_stream("What did Putin say about South Korea?"))
+    final = events[-1]
+    assert final.citations and not final.abstained
+    assert "".join(e for e in events[:-1]) == final.answer
+    assert set(final.timings_ms) == {"retrieve", "answer"}
