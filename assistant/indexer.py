@@ -16,12 +16,12 @@ from filelock import FileLock, Timeout
 
 from .chunking import chunk_document, embedding_text
 from .ingest import LoadResult, load_paths
-from .retrieval import LexicalIndex, lexical_dir
+from .lexical import refresh_lexical
 from .schema import Chunk, Document, FileError, IndexReport
-from .store import ArticleStore
+from .store import ArticleStore, NewDocument
 
 Progress = Callable[[int, int, str], None]
-_FLUSH_CHUNKS = 256
+FLUSH_CHUNKS = 256
 
 
 class IndexBusyError(RuntimeError):
@@ -64,12 +64,15 @@ class IndexRun:
     progress: Progress | None = None
     report: IndexReport = field(default_factory=IndexReport)
     _pending: list[_Pending] = field(default_factory=list)
-    _records: dict = field(default_factory=dict)
+    records: dict | None = None
     _by_source: dict[str, str] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set)
+    _pending_chunks: int = 0
+    _records: dict = field(default_factory=dict)
+    flush_chunks: int = FLUSH_CHUNKS
 
     def __post_init__(self) -> None:
-        self._records = self.store.doc_records()
+        self._records = self.store.doc_records() if self.records is None else self.records
         for doc_id, meta in self._records.items():
             for source in json.loads(meta.get("sources", "[]")):
                 self._by_source[source] = doc_id
@@ -89,8 +92,9 @@ class IndexRun:
         doc = result.document
         if doc.doc_id in self._records or doc.doc_id in self._seen:
             self.report.unchanged += 1
-            if doc.doc_id in self._records:
+            if self._by_source.get(doc.source) != doc.doc_id and doc.doc_id in self._records:
                 self.store.add_source(doc.doc_id, doc.source)
+                self._by_source[doc.source] = doc.doc_id
             return
         self._seen.add(doc.doc_id)
         replaces = self._by_source.get(doc.source)
@@ -98,31 +102,32 @@ class IndexRun:
             doc, self.store.embedder.count_tokens, self.max_tokens, self.overlap
         )
         self._pending.append(_Pending(doc, chunks, replaces, [doc.source]))
-        if sum(len(p.chunks) for p in self._pending) >= _FLUSH_CHUNKS:
+        self._pending_chunks += len(chunks)
+        if self._pending_chunks >= self.flush_chunks:
             self._flush()
 
     def _flush(self) -> None:
-        """Embed all pending chunks in one batch, then commit document by document."""
+        """Embed all pending chunks in one batch, then write them in one store call."""
         if not self._pending:
             return
-        texts = [(p.doc, c) for p in self._pending for c in p.chunks]
-        vectors = self.store.embedder.embed_documents(
-            [embedding_text(d.title, c.text) for d, c in texts]
-        )
-        offset = 0
+        texts = [embedding_text(p.doc.title, c.text) for p in self._pending for c in p.chunks]
+        vectors = self.store.embedder.embed_documents(texts)
+        new, replaced, offset = [], [], 0
         for item in self._pending:
             n = len(item.chunks)
+            new.append(
+                NewDocument(item.doc, item.chunks, vectors[offset : offset + n], item.sources)
+            )
+            offset += n
             if item.replaces and item.replaces != item.doc.doc_id:
-                self.store.remove_document(item.replaces)
+                replaced.append(item.replaces)
                 self.report.updated += 1
             else:
                 self.report.added += 1
-            self.store.add_document(
-                item.doc, item.chunks, vectors[offset : offset + n], item.sources
-            )
-            self.report.chunks += n
-            offset += n
+        self.store.add_documents(new, replaces=replaced)
+        self.report.chunks += offset
         self._pending.clear()
+        self._pending_chunks = 0
 
 
 def count_inputs(paths: Iterable[str | Path]) -> int:
@@ -141,17 +146,18 @@ def index_paths(
 ) -> IndexReport:
     """Index files and folders; rebuild the lexical index when anything changed."""
     with writer_lock(Path(store.settings.index_dir)):
-        store.remove_orphan_chunks()
-        before = store.revision()
-        run = IndexRun(store, max_tokens, overlap, progress)
+        records = store.doc_records()
+        if store.remove_orphan_chunks(records):
+            records = store.doc_records()
+        run = IndexRun(store, max_tokens, overlap, progress, records=records)
+        run.flush_chunks = max(FLUSH_CHUNKS, 4 * getattr(store.embedder, "batch_size", 0))
         report = run.run(load_paths(paths, max_bytes), count_inputs(paths))
-        rebuild_lexical_if_changed(store, before)
+        rebuild_lexical_if_changed(store)
     return report
 
 
-def rebuild_lexical_if_changed(store: ArticleStore, before: int) -> None:
-    """Save a BM25 index for the store's current revision if it moved past ``before``."""
-    revision = store.revision()
-    folder = lexical_dir(store.settings)
-    if revision != before or LexicalIndex.load(folder, revision) is None:
-        LexicalIndex.build(store.all_chunks(), revision).save(folder)
+def rebuild_lexical_if_changed(store: ArticleStore, before: int | None = None) -> None:
+    """Bring the saved BM25 index up to the store's current revision (only the
+    articles added or removed since the saved copy are read). ``before`` is unused
+    (kept for callers of the earlier signature)."""
+    refresh_lexical(store, store.settings)

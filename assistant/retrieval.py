@@ -1,22 +1,17 @@
-"""Hybrid retrieval: dense (Chroma) + BM25 (bm25s), fused with reciprocal rank fusion.
+"""Hybrid retrieval: dense (Chroma) + BM25 (``lexical``), fused with reciprocal rank fusion.
 
-The BM25 index is built when articles are indexed and saved beside the vectors, tagged
-with the store's revision. A retriever reloads it whenever the revision changes (another
-process indexed something), and rebuilds it from the store if no saved copy matches,
-so every process sees the same articles.
+The BM25 index is kept up to date by the indexer and saved beside the vectors, tagged
+with the store's revision. A retriever checks the revision on every query and, when
+another process has written, brings its BM25 index up to date (the saved copy, or only
+the articles added or removed since), so every process answers from the same articles.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -24,115 +19,16 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
-from .config import Settings
-from .store import ArticleStore, StoredChunk
+from .lexical import (  # noqa: F401  (re-exported: the lexical side's public names)
+    LexicalIndex,
+    bm25_tokens,
+    lexical_dir,
+    refresh_lexical,
+    saved_revision,
+)
+from .store import StoredChunk
 
 _WORD = re.compile(r"\w+")
-
-
-def bm25_tokens(texts: list[str]) -> list[list[str]]:
-    """Lower-cased, stemmed words without English stop words (stateless)."""
-    import bm25s
-    import Stemmer
-
-    return bm25s.tokenize(
-        texts,
-        stopwords="en",
-        stemmer=Stemmer.Stemmer("english"),
-        return_ids=False,
-        show_progress=False,
-    )
-
-
-def lexical_dir(settings: Settings) -> Path:
-    """Where the BM25 index lives: beside the vectors, or a local cache in server mode."""
-    if not settings.chroma_url:
-        return Path(settings.index_dir) / "lexical"
-    key = hashlib.sha256(f"{settings.chroma_url}|{settings.collection}".encode()).hexdigest()[:12]
-    return Path(settings.index_dir) / "lexical-cache" / key
-
-
-class LexicalIndex:
-    """BM25 over chunk texts (title included), with stemming and stop words."""
-
-    def __init__(self, bm25, chunk_ids: list[str], revision: int):
-        self.bm25 = bm25
-        self.chunk_ids = chunk_ids
-        self.revision = revision
-
-    @classmethod
-    def build(cls, chunks: list[StoredChunk], revision: int) -> LexicalIndex:
-        """Index the given chunks (an empty list gives an index that finds nothing)."""
-        import bm25s
-
-        bm25 = None
-        if chunks:
-            texts = [f"{c.metadata.get('title', '')}\n{c.text}" for c in chunks]
-            tokens = bm25_tokens(texts)
-            bm25 = bm25s.BM25()
-            bm25.index(tokens, show_progress=False)
-        return cls(bm25, [c.chunk_id for c in chunks], revision)
-
-    def search(self, query: str, n: int) -> list[tuple[str, float]]:
-        """Best ``n`` chunk ids with a positive BM25 score."""
-        if self.bm25 is None:
-            return []
-        tokens = bm25_tokens([query])[0]
-        known = [t for t in tokens if t in self.bm25.vocab_dict]
-        if not known:
-            return []
-        docs, scores = self.bm25.retrieve(
-            [known], k=min(n, len(self.chunk_ids)), show_progress=False, n_threads=1
-        )
-        return [
-            (self.chunk_ids[int(d)], float(s))
-            for d, s in zip(docs[0], scores[0], strict=True)
-            if s > 0
-        ]
-
-    def save(self, folder: Path) -> None:
-        """Write atomically: a reader sees the old copy or the new one, never half."""
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".lexical-"))
-        if self.bm25 is not None:
-            self.bm25.save(str(tmp / "bm25"))
-        (tmp / "meta.json").write_text(
-            json.dumps({"revision": self.revision, "chunk_ids": self.chunk_ids})
-        )
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
-
-    @classmethod
-    def load(cls, folder: Path, revision: int) -> LexicalIndex | None:
-        """The saved index if it matches ``revision``, else None."""
-        import bm25s
-
-        try:
-            meta = json.loads((folder / "meta.json").read_text())
-            if meta["revision"] != revision:
-                return None
-            bm25 = bm25s.BM25.load(str(folder / "bm25")) if meta["chunk_ids"] else None
-        except (OSError, ValueError, KeyError):
-            return None
-        return cls(bm25, meta["chunk_ids"], revision)
-
-
-def refresh_lexical(
-    store: ArticleStore, settings: Settings, revision: int | None = None, save: bool = True
-) -> LexicalIndex:
-    """Load the saved BM25 index for the store's revision, or rebuild (and save) it."""
-    revision = store.revision() if revision is None else revision
-    folder = lexical_dir(settings)
-    index = LexicalIndex.load(folder, revision)
-    if index is None:
-        index = LexicalIndex.build(store.all_chunks(), revision)
-        if save:
-            index.save(folder)
-    return index
 
 
 @dataclass
@@ -141,7 +37,7 @@ class _View:
 
     revision: int = -1
     lexical: LexicalIndex | None = None
-    committed: set[str] = field(default_factory=set)
+    committed: frozenset[str] = field(default_factory=frozenset)
 
 
 def rrf_fuse(rankings: list[tuple[list[str], float]], rrf_k: int) -> dict[str, float]:
@@ -177,9 +73,9 @@ class HybridRetriever(BaseRetriever):
         with self._lock:
             if revision != self._view.revision:
                 lexical = refresh_lexical(
-                    self.store, self.settings, revision, save=not self.settings.chroma_url
+                    self.store, self.settings, revision, current=self._view.lexical
                 )
-                self._view = _View(revision, lexical, self.store.committed_ids())
+                self._view = _View(revision, lexical, lexical.docs)
             return self._view
 
     def search(self, query: str, k: int | None = None) -> tuple[list[LCDocument], dict[str, float]]:
@@ -191,9 +87,11 @@ class HybridRetriever(BaseRetriever):
         t1 = time.perf_counter()
         n = self.settings.candidates
         dense = [
-            c for c in self.store.dense_search(vector, n) if c.metadata["doc_id"] in view.committed
+            c
+            for c in self.store.dense_search(vector, n, total=len(view.lexical))
+            if c.metadata["doc_id"] in view.committed
         ]
-        lexical = view.lexical.search(query, n) if view.lexical else []
+        lexical = view.lexical.search(query, n)
         t2 = time.perf_counter()
         docs = self._fuse(query, dense, lexical, view, k)
         t3 = time.perf_counter()

@@ -10,6 +10,7 @@ filters by committed ids never sees half an article.
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,16 @@ class StoreError(RuntimeError):
 
 class ModelMismatchError(StoreError):
     """The index was built with another embedding model."""
+
+
+@dataclass
+class NewDocument:
+    """An article ready to be written: its chunks, their vectors and its sources."""
+
+    doc: Document
+    chunks: list[Chunk]
+    vectors: list[list[float]]
+    sources: list[str]
 
 
 @dataclass
@@ -101,16 +112,18 @@ class ArticleStore:
 
     # --- revision -------------------------------------------------------------------
     def revision(self) -> int:
-        """A number that changes whenever an article is added or removed."""
+        """A token that changes whenever an article is added or removed (0: never written)."""
         got = self.docs.get(ids=[STATE_ID], include=["metadatas"])
         return int(got["metadatas"][0]["revision"]) if got["ids"] else 0
 
     def _bump_revision(self) -> None:
+        # A fresh random token rather than a counter: two writers on different machines
+        # (server mode) could both write n + 1, and a reader would miss one change.
         self.docs.upsert(
             ids=[STATE_ID],
             embeddings=[[1.0]],
             documents=[""],
-            metadatas=[{"revision": self.revision() + 1, "kind": "state"}],
+            metadatas=[{"revision": secrets.randbits(62) + 1, "kind": "state"}],
         )
 
     # --- writing --------------------------------------------------------------------
@@ -122,30 +135,51 @@ class ArticleStore:
         sources: list[str] | None = None,
     ) -> None:
         """Write chunks, then the article record that makes them visible."""
+        self.add_documents([NewDocument(doc, chunks, vectors, sources or [doc.source])])
+
+    def add_documents(self, new: list[NewDocument], replaces: list[str] = ()) -> None:
+        """Write many articles at once: all chunks, then all records (which make them
+        visible), then drop the ``replaces`` articles; one revision change in all.
+
+        Few large writes instead of several per article keep indexing close to the
+        encoder's speed (each Chroma write has a fixed cost)."""
+        chunks = [(n.doc, c) for n in new for c in n.chunks]
+        vectors = [v for n in new for v in n.vectors]
         batch = max(1, self.client.get_max_batch_size())
         for i in range(0, len(chunks), batch):
             part = chunks[i : i + batch]
             self.chunks.upsert(
-                ids=[c.chunk_id for c in part],
+                ids=[c.chunk_id for _, c in part],
                 embeddings=vectors[i : i + batch],
-                documents=[c.text for c in part],
-                metadatas=[_chunk_metadata(doc, c) for c in part],
+                documents=[c.text for _, c in part],
+                metadatas=[_chunk_metadata(d, c) for d, c in part],
             )
-        self.docs.upsert(
-            ids=[doc.doc_id],
-            embeddings=[[1.0]],
-            documents=[doc.text],
-            metadatas=[_doc_metadata(doc, len(chunks), sources or [doc.source])],
-        )
+        for i in range(0, len(new), batch):
+            part = new[i : i + batch]
+            self.docs.upsert(
+                ids=[n.doc.doc_id for n in part],
+                embeddings=[[1.0]] * len(part),
+                documents=[n.doc.text for n in part],
+                metadatas=[_doc_metadata(n.doc, len(n.chunks), n.sources) for n in part],
+            )
+        self._delete_documents(list(replaces))
         self._bump_revision()
 
     def remove_document(self, doc_id: str) -> bool:
         """Remove the record first (readers stop seeing it), then its chunks."""
-        existed = bool(self.docs.get(ids=[doc_id], include=[])["ids"])
-        self.docs.delete(ids=[doc_id])
-        self.chunks.delete(where={"doc_id": doc_id})
+        return bool(self.remove_documents([doc_id]))
+
+    def remove_documents(self, doc_ids: list[str]) -> list[str]:
+        """Remove several articles with one revision change; returns those that existed."""
+        existed = self.docs.get(ids=list(doc_ids), include=[])["ids"]
+        self._delete_documents(list(doc_ids))
         self._bump_revision()
         return existed
+
+    def _delete_documents(self, doc_ids: list[str]) -> None:
+        if doc_ids:
+            self.docs.delete(ids=doc_ids)
+            self.chunks.delete(where={"doc_id": {"$in": doc_ids}})
 
     def add_source(self, doc_id: str, source: str) -> None:
         """Record another path or URL under which an indexed article was found."""
@@ -156,17 +190,25 @@ class ArticleStore:
             meta["sources"] = json.dumps([*sources, source])
             self.docs.update(ids=[doc_id], metadatas=[meta])
 
-    def remove_orphan_chunks(self) -> int:
-        """Delete chunks whose article record is missing (left by an interrupted run)."""
-        committed = self.committed_ids()
-        got = self.chunks.get(include=["metadatas"])
-        orphans = [
-            cid
-            for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
-            if meta.get("doc_id") not in committed
-        ]
-        if orphans:
-            self.chunks.delete(ids=orphans)
+    def remove_orphan_chunks(self, records: dict[str, dict[str, Any]] | None = None) -> int:
+        """Delete chunks whose article record is missing (left by an interrupted run).
+
+        The records' chunk counts adding up to the collection's size means there are
+        none, which spares a scan of every chunk's metadata on each run."""
+        records = self.doc_records() if records is None else records
+        if sum(int(m.get("chunks", 0)) for m in records.values()) == self.chunks.count():
+            return 0
+        orphans = []
+        total, page = self.chunks.count(), 5000
+        for offset in range(0, total, page):
+            got = self.chunks.get(include=["metadatas"], limit=page, offset=offset)
+            orphans += [
+                cid
+                for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
+                if meta.get("doc_id") not in records
+            ]
+        for i in range(0, len(orphans), page):
+            self.chunks.delete(ids=orphans[i : i + page])
         return len(orphans)
 
     # --- reading --------------------------------------------------------------------
@@ -224,9 +266,22 @@ class ArticleStore:
         }
         return [by_id[c] for c in chunk_ids if c in by_id]
 
-    def dense_search(self, vector: list[float], n: int) -> list[StoredChunk]:
-        """Nearest chunks by cosine similarity (1 - distance)."""
-        total = self.chunks.count()
+    def chunks_of(self, doc_ids: list[str]) -> list[StoredChunk]:
+        """Every chunk of the given articles."""
+        if not doc_ids:
+            return []
+        got = self.chunks.get(
+            where={"doc_id": {"$in": list(doc_ids)}}, include=["documents", "metadatas"]
+        )
+        return [
+            StoredChunk(i, t, m)
+            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
+
+    def dense_search(self, vector: list[float], n: int, total: int | None = None):
+        """Nearest chunks by cosine similarity (1 - distance). ``total``, the number of
+        chunks when the caller knows it, spares a count on every query."""
+        total = self.chunks.count() if total is None else total
         if total == 0:
             return []
         hits = self.vectors.similarity_search_by_vector_with_relevance_scores(
