@@ -37,12 +37,19 @@ class SentenceEmbedder(Embeddings):
     """Normalised sentence-transformers embeddings plus the model's token counter."""
 
     def __init__(
-        self, model_name: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 64
+        self,
+        model_name: str = DEFAULT_MODEL,
+        device: str = "auto",
+        batch_size: int = 64,
+        threads: int = 0,
     ) -> None:
+        import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
+        if threads:
+            torch.set_num_threads(threads)  # process-wide: torch has one CPU thread pool
 
         self.model_name = model_name
         self.device = resolve_device(device)
@@ -76,10 +83,14 @@ class SentenceEmbedder(Embeddings):
 
 
 @lru_cache(maxsize=4)
-def _cached_embedder(model_name: str, device: str, batch_size: int) -> SentenceEmbedder:
-    return SentenceEmbedder(model_name, device, batch_size)
+def _cached_embedder(
+    model_name: str, device: str, batch_size: int, threads: int
+) -> SentenceEmbedder:
+    return SentenceEmbedder(model_name, device, batch_size, threads)
 
 
 def get_embedder(settings: Settings) -> SentenceEmbedder:
-    """One loaded model per (name, device, batch size) in a process."""
-    return _cached_embedder(settings.embedding_model, settings.device, settings.embed_batch_size)
+    """One loaded model per (name, device, batch size, threads) in a process."""
+    return _cached_embedder(
+        settings.embedding_model, settings.device, settings.embed_batch_size, settings.torch_threads
+    )

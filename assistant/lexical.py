@@ -158,6 +158,7 @@ class LexicalIndex:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bm25-", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write(buffer.getbuffer())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; other local processes read it
         os.replace(tmp, folder / INDEX_FILE)
 
     @classmethod
