@@ -35,6 +35,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ARTICLES} articles, 1k+10k")
     parser.add_argument("--sizes", help="comma-separated corpus sizes in chunks")
     parser.add_argument("--articles", type=int, help="index only the first N articles")
+    parser.add_argument(
+        "--skip-indexing", action="store_true", help="reuse the last run's base index and figures"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="passes over the questions")
     args = parser.parse_args(argv)
     files = sorted((args.eval_dir / "articles").glob("*.md"))
@@ -78,7 +81,8 @@ def run_indexing(args, settings_for, embedder) -> tuple[dict, list[dict], Path]:
     sample = texts[:: max(1, len(texts) // (64 if args.quick else 256))]
     print(f"encoder options on {len(sample)} chunks ...", file=sys.stderr)
     options = measure.encoder_options(embedder, sample, rounds=1 if args.quick else 2)
-    base_dir = args.out / "work" / f"index-base-{'quick' if args.quick else 'full'}"
+    policies = thread_policies(args.out, sample[:32], rounds=1 if args.quick else 2)
+    base_dir = _base_dir(args)
     shutil.rmtree(base_dir, ignore_errors=True)
     print(f"indexing {len(files)} articles ({len(texts)} chunks) ...", file=sys.stderr)
     from assistant.service import Assistant
@@ -86,7 +90,49 @@ def run_indexing(args, settings_for, embedder) -> tuple[dict, list[dict], Path]:
     result = measure.indexing(
         lambda: Assistant(settings_for(base_dir), embedder=embedder), files, texts
     )
+    options = {"batch_and_threads": options, "thread_policy": policies}
+    (base_dir / "indexing.json").write_text(json.dumps({"indexing": result, **options}))
     return result, options, base_dir
+
+
+def reuse_indexing(args) -> tuple[dict, dict, Path]:
+    """The base index and indexing figures of an earlier run (``--skip-indexing``)."""
+    base_dir = _base_dir(args)
+    try:
+        saved = json.loads((base_dir / "indexing.json").read_text())
+    except OSError:
+        message = f"no earlier indexing run in {base_dir}; run without --skip-indexing"
+        raise SystemExit(message) from None
+    saved["indexing"]["reused"] = True
+    return saved.pop("indexing"), saved, base_dir
+
+
+def _base_dir(args) -> Path:
+    return args.out / "work" / f"index-base-{'quick' if args.quick else 'full'}"
+
+
+def thread_policies(out: Path, texts: list[str], rounds: int) -> list[dict]:
+    """Batch throughput and single-query time with OpenMP threads spinning (ACTIVE)
+    or sleeping (PASSIVE) when idle, each in fresh processes, alternating."""
+    path = out / "work" / "policy-texts.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(texts))
+    runs = []
+    for _ in range(rounds):
+        for policy in ("ACTIVE", "PASSIVE"):
+            env = {**_child_env(), "OMP_WAIT_POLICY": policy}
+            proc = subprocess.run(
+                [sys.executable, "-m", "benchmarks.encode_probe", str(path)],
+                capture_output=True, text=True, env=env, cwd=ROOT, check=True,
+            )  # fmt: skip
+            runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return runs
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
 
 
 def build_corpora(args, settings_for, embedder, base_dir: Path) -> dict[int, Path]:
@@ -117,11 +163,11 @@ def build_corpora(args, settings_for, embedder, base_dir: Path) -> dict[int, Pat
 
 def serve_figures(folder: Path, questions: Path, rounds: int) -> dict:
     """Latency and peak RSS from a probe process, cold start from the real CLI."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env = _child_env()
     probe = subprocess.run(
         [sys.executable, "-m", "benchmarks.probe", "--index-dir", str(folder)]
-        + ["--questions", str(questions), "--rounds", str(rounds)],
+        + ["--questions", str(questions), "--rounds", str(rounds)]
+        + ["--update-article", str(ROOT / "benchmarks/data/update-article.txt")],
         capture_output=True, text=True, env=env, cwd=ROOT, check=True,
     )  # fmt: skip
     figures = json.loads(probe.stdout.strip().splitlines()[-1])
@@ -150,7 +196,10 @@ def main(argv: list[str] | None = None) -> None:
         return load_settings(index_dir=index_dir, chroma_url="")
 
     embedder = SentenceEmbedder(device="auto")
-    indexing, options, base_dir = run_indexing(args, settings_for, embedder)
+    if args.skip_indexing:
+        indexing, options, base_dir = reuse_indexing(args)
+    else:
+        indexing, options, base_dir = run_indexing(args, settings_for, embedder)
     folders = build_corpora(args, settings_for, embedder, base_dir)
     serving = {}
     for size, folder in folders.items():
@@ -162,7 +211,8 @@ def main(argv: list[str] | None = None) -> None:
         "device": embedder.device,
         "batch_size": embedder.batch_size,
         "indexing": indexing,
-        "encoder_options": options,
+        "encoder_options": options["batch_and_threads"],
+        "thread_policy": options["thread_policy"],
         "serving": {str(k): v for k, v in serving.items()},
         "vectors_note": corpus.__doc__.strip().split("\n\n")[1].replace("\n", " "),
         "runtime_s": round(time.time() - started, 1),

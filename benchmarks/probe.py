@@ -29,12 +29,38 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+def update_figures(reader, article: str) -> dict:
+    """Another writer adds one article: its index time, this reader's next ask (which
+    catches up its BM25 index), and the removal that restores the corpus."""
+    from assistant.service import Assistant
+
+    writer = Assistant(reader.settings, embedder=reader.embedder)
+    question = Path(article).with_suffix(".question").read_text(encoding="utf-8").strip()
+    start = time.perf_counter()
+    report = writer.index([article])
+    add_s = time.perf_counter() - start
+    start = time.perf_counter()
+    answer = reader.ask(question)
+    ask_ms = (time.perf_counter() - start) * 1e3
+    start = time.perf_counter()
+    removed = writer.remove(article)
+    remove_s = time.perf_counter() - start
+    if report.added != 1 or answer.abstained or not removed:
+        raise RuntimeError(f"update check failed: {report}, {answer.answer!r}, {removed}")
+    return {
+        "add_article_s": round(add_s, 2),
+        "ask_after_update_ms": round(ask_ms, 1),
+        "remove_article_s": round(remove_s, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--index-dir", required=True)
     parser.add_argument("--questions", required=True)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--update-article", help="then add and remove this article")
     args = parser.parse_args()
 
     from assistant.config import load_settings
@@ -55,9 +81,12 @@ def main() -> None:
             latencies.append((time.perf_counter() - start) * 1e3)
             for stage in stages:
                 stages[stage].append(answer.timings_ms[stage])
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    update = update_figures(assistant, args.update_article) if args.update_article else {}
     print(
         json.dumps(
             {
+                **update,
                 "chunks": assistant.store.chunk_count(),
                 "asks": len(latencies),
                 "p50_ms": round(percentile(latencies, 50), 1),
@@ -66,7 +95,7 @@ def main() -> None:
                 "retrieve_p50_ms": round(percentile(stages["retrieve"], 50), 1),
                 "answer_p50_ms": round(percentile(stages["answer"], 50), 1),
                 "first_answer_s": round(first_answer_s, 2),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "peak_rss_mb": round(peak_rss_mb, 1),
             }
         )
     )

@@ -24,7 +24,8 @@ def rows_for(results: dict) -> list[Row]:
     ix = results["indexing"]
     rows = [
         Row(
-            f"indexing {ix['articles']} articles, {ix['chunks']} chunks: pipeline",
+            f"indexing {ix['articles']} articles, {ix['chunks']} chunks: pipeline"
+            + (" (from an earlier run)" if ix.get("reused") else ""),
             f"{ix['pipeline_chunks_per_s']:.1f} chunks/s",
             "",
             None,
@@ -68,6 +69,13 @@ def rows_for(results: dict) -> list[Row]:
                 _at_most(s["peak_rss_mb"], 2048) if big else None,
             ),
             Row(
+                f"  add 1 article / next ask / remove at {label}",
+                f"{s['add_article_s']:.1f} s / {s['ask_after_update_ms']:.0f} ms / "
+                f"{s['remove_article_s']:.1f} s",
+                "",
+                None,
+            ),
+            Row(
                 f"cold start to first answer at {label}",
                 f"{s['cold_start_s']:.1f} s",
                 "<= 10 s",
@@ -98,6 +106,12 @@ def render_table(rows: list[Row], results: dict) -> str:
         lines.append(
             f"  threads {o['threads']}, batch {o['batch_size']:>3}: "
             f"{o['chunks_per_s']:.1f} chunks/s, max cosine drift {o['max_cosine_drift']:.1e}"
+        )
+    lines += ["", "OpenMP wait policy (fresh processes, alternating):"]
+    for p in results["thread_policy"]:
+        lines.append(
+            f"  {p['omp_wait_policy']:>7}: {p['chunks_per_s']:.1f} chunks/s, "
+            f"one query {p['query_ms']:.1f} ms"
         )
     lines += ["", f"Larger corpora: {results['vectors_note']}"]
     return "\n".join(lines)
