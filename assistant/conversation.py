@@ -186,7 +186,7 @@ def article_questions(title: str, text: str, limit: int = 3) -> list[str]:
         return [f"What is “{title}” about?"] if title else []
     speakers = _speakers(body, names)
     speaker = max(speakers, key=lambda n: (speakers[n], names[n])) if speakers else None
-    topics = [n for n, _ in names.most_common() if n != speaker]
+    topics = [n for n, _ in names.most_common() if n != speaker and not speakers.get(n)]
     out = []
     if speaker and speakers[speaker]:
         out += [f"What did {speaker} say about {t}?" for t in topics[:2]]

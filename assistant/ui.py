@@ -8,26 +8,32 @@ are per browser session.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder as gradio_upload_folder
 
 from . import ui_format as fmt
 from .config import Settings
 from .indexer import IndexBusyError
 from .schema import Answer, IndexReport
+from .security import RequestGuard, deployment_warnings, make_auth, parse_users
 from .service import Assistant, QuestionError
 from .uploads import UploadError, supported_suffixes
 
 log = logging.getLogger(__name__)
 N_EXAMPLES = 4
+MAX_SHOWN_QUESTION = 2500  # a refused, very long question is echoed only in part
+MAX_HISTORY_MESSAGES = 60  # older turns are dropped so a session's payload stays bounded
 STATIC = Path(__file__).with_name("static")
 BUSY = "Another indexing run is writing to the library; try again when it has finished."
 
 
 def _empty_context() -> dict:
-    return {"questions": []}
+    """Per-session chat context: earlier (condensed) questions and a turn counter."""
+    return {"questions": [], "turns": 0}
 
 
 class ChatHandlers:
@@ -51,13 +57,15 @@ class ChatHandlers:
         if not message:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        turn = f"t{len(history)}"
-        history = [*history, {"role": "user", "content": fmt.user_message(message)}]
+        turn = f"t{context.get('turns', 0)}"  # unique per answer: anchors never collide
+        history = [*history[-MAX_HISTORY_MESSAGES:], {"role": "user", "content": ""}]
+        history[-1]["content"] = fmt.user_message(message[:MAX_SHOWN_QUESTION])
         pending = {"role": "assistant", "content": fmt.render_partial("")}
         yield "", [*history, pending], context, gr.update(visible=False)
         reply, asked = "", message
         try:
-            asked = self.assistant.condense(message, context["questions"])
+            self.assistant.check_question(message)  # the length cap, before any other work
+            asked = self.assistant.condense(message, context.get("questions", []))
             for event in self._events(asked, int(k), backend):
                 if isinstance(event, Answer):
                     shown_as = asked if asked != message else ""
@@ -70,7 +78,10 @@ class ChatHandlers:
         except Exception:  # the page must keep working whatever one question does
             log.exception("answering %r failed", message)
             reply = fmt.render_error("Something went wrong while answering. Please try again.")
-        context = {"questions": [*context["questions"], asked][-10:]}
+        context = {
+            "questions": [*context.get("questions", []), asked][-10:],
+            "turns": context.get("turns", 0) + 1,
+        }
         yield gr.skip(), [*history, {"role": "assistant", "content": reply}], context, gr.skip()
 
     def _events(self, question: str, k: int, backend: str) -> Iterator[str | Answer]:
@@ -94,8 +105,13 @@ class ChatHandlers:
     def answer_json(self, question: str, k: int = 0, answerer: str = "") -> dict:
         """The JSON contract of ``assistant ask --json``, for API clients."""
         final = None
-        for event in self.assistant.ask_stream(question, k=k or None, answerer=answerer or None):
-            final = event
+        try:
+            for event in self.assistant.ask_stream(
+                question, k=k or None, answerer=answerer or None
+            ):
+                final = event
+        except (QuestionError, ValueError) as exc:  # shown to the caller, not a server fault
+            raise gr.Error(str(exc)) from None
         return final.to_json_dict()
 
     def new_chat(self) -> tuple:
@@ -123,7 +139,7 @@ class LibraryHandlers:
         if self.read_only:
             raise gr.Error("This library is read-only.")
 
-    def refresh(self) -> tuple:
+    def refresh(self, query: str = "") -> tuple:
         """Header, table, summary, removal choices, folders and example questions."""
         sources = self.assistant.sources()
         examples = self.assistant.example_questions(N_EXAMPLES)
@@ -135,7 +151,7 @@ class LibraryHandlers:
         ]
         return (
             fmt.header_html(len(sources), self.read_only),
-            fmt.library_rows(sources),
+            fmt.library_table(sources, query),
             fmt.library_summary(sources),
             gr.update(choices=fmt.library_choices(sources), value=None),
             gr.update(choices=self.folders(sources)),
@@ -232,11 +248,9 @@ class LibraryHandlers:
             return gr.update(visible=False), fmt.notice_html("That article is already gone.")
         return gr.update(visible=False), fmt.notice_html("Article removed.", "ok")
 
-    def select_row(self, evt: gr.SelectData) -> str | None:
-        """Clicking a table row picks that article for removal."""
-        sources = self.assistant.sources()
-        row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-        return sources[row].doc_id if isinstance(row, int) and row < len(sources) else None
+    def filter_table(self, query: str) -> str:
+        """The library table narrowed to articles matching ``query``."""
+        return fmt.library_table(self.assistant.sources(), query)
 
 
 def _paths(files: list) -> list[str]:
@@ -267,7 +281,21 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             lib_ui["folder"],
             *chat_ui["examples"],
         ]
-        demo.load(library.refresh, None, refresh_outputs, api_name="refresh", queue=False)
+        demo.load(
+            library.refresh,
+            lib_ui["filter"],
+            refresh_outputs,
+            api_name="refresh",
+            show_progress="hidden",
+        )
+        lib_ui["filter"].change(
+            library.filter_table,
+            lib_ui["filter"],
+            lib_ui["table"],
+            api_name=False,
+            show_progress="hidden",
+            queue=False,
+        )
         _wire_library(library, lib_ui, refresh_outputs, s.read_only)
         set_ui["backend"].change(
             chat.check_backend, set_ui["backend"], [set_ui["backend"], set_ui["status"]]
@@ -305,7 +333,7 @@ def _chat_tab(s: Settings) -> dict:
     with gr.Row(elem_id="ask-row", equal_height=True):
         box = gr.Textbox(
             show_label=False,
-            placeholder="Ask about the articles… (a follow-up like “and what about NATO?” works)",
+            placeholder="Ask about the articles…",
             max_length=s.max_question_chars,
             lines=1,
             max_lines=6,
@@ -329,17 +357,16 @@ def _chat_tab(s: Settings) -> dict:
 
 def _library_tab(s: Settings) -> dict:
     ui: dict = {}
-    ui["summary"] = gr.Markdown(elem_id="library-summary")
-    ui["table"] = gr.Dataframe(
-        headers=fmt.LIBRARY_HEADERS,
-        datatype=["str", "str", "str", "number", "str"],
-        column_widths=["38%", "24%", "13%", "9%", "16%"],
-        interactive=False,
-        wrap=True,
-        elem_id="library-table",
-        max_height=420,
-        show_search="search",
-    )
+    with gr.Row(equal_height=True, elem_id="library-bar"):
+        ui["summary"] = gr.Markdown(elem_id="library-summary")
+        ui["filter"] = gr.Textbox(
+            show_label=False,
+            placeholder="Filter by title or source",
+            elem_id="library-filter",
+            scale=1,
+            min_width=200,
+        )
+    ui["table"] = gr.HTML(elem_id="library-table")
     ui["report"] = gr.HTML(elem_id="library-report")
     if s.read_only:
         gr.HTML(
@@ -348,9 +375,9 @@ def _library_tab(s: Settings) -> dict:
         )
         ui.update(choice=gr.Dropdown(visible=False), folder=gr.Dropdown(visible=False))
         return ui
-    with gr.Row(elem_id="remove-row", equal_height=True):
+    with gr.Row(elem_id="remove-row", equal_height=False):
         ui["choice"] = gr.Dropdown(
-            label="Remove an article (or click its row above)",
+            label="Remove an article (type to search)",
             choices=[],
             allow_custom_value=True,  # an id, path or URL typed in works like the CLI
             scale=5,
@@ -384,7 +411,7 @@ def _library_tab(s: Settings) -> dict:
             )
             ui["add_text"] = gr.Button("Add text", variant="primary", elem_id="add-text")
     gr.HTML('<div class="section-head">Re-index a folder</div>')
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=False, elem_id="reindex-row"):
         ui["folder"] = gr.Dropdown(
             label="New and changed files in the folder are indexed; unchanged ones are skipped",
             choices=[],
@@ -445,18 +472,17 @@ def _wire_library(library: LibraryHandlers, ui: dict, refresh_outputs: list, rea
     writes = {"concurrency_limit": 1, "concurrency_id": "library-writes"}
     ui["add_files"].click(
         library.add_files, ui["files"], [ui["report"], ui["files"]], api_name="add_files", **writes
-    ).then(library.refresh, None, refresh_outputs, api_name=False)
+    ).then(library.refresh, ui["filter"], refresh_outputs, api_name=False, show_progress="hidden")
     ui["add_text"].click(
         library.add_text,
         [ui["title"], ui["text"]],
         [ui["report"], ui["title"], ui["text"]],
         api_name="add_text",
         **writes,
-    ).then(library.refresh, None, refresh_outputs, api_name=False)
+    ).then(library.refresh, ui["filter"], refresh_outputs, api_name=False, show_progress="hidden")
     ui["reindex"].click(
         library.reindex, ui["folder"], ui["report"], api_name="reindex_folder", **writes
-    ).then(library.refresh, None, refresh_outputs, api_name=False)
-    ui["table"].select(library.select_row, None, ui["choice"], api_name=False)
+    ).then(library.refresh, ui["filter"], refresh_outputs, api_name=False, show_progress="hidden")
     ui["remove"].click(
         library.ask_remove,
         ui["choice"],
@@ -470,7 +496,7 @@ def _wire_library(library: LibraryHandlers, ui: dict, refresh_outputs: list, rea
         [ui["confirm_row"], ui["report"]],
         api_name="remove",
         **writes,
-    ).then(library.refresh, None, refresh_outputs, api_name=False)
+    ).then(library.refresh, ui["filter"], refresh_outputs, api_name=False, show_progress="hidden")
 
 
 def _is_private(s: Settings) -> bool:
@@ -484,11 +510,25 @@ def theme() -> gr.themes.Base:
 
 
 def launch_options(settings: Settings) -> dict:
-    """Keyword arguments for ``Blocks.launch`` (server, limits, styling)."""
+    """Keyword arguments for ``Blocks.launch``: server, login, limits, guards, styling."""
+    from starlette.middleware import Middleware
+
+    auth = settings.auth.get_secret_value() if settings.auth else None
     return {
         "server_name": settings.host,
         "server_port": settings.port,
+        "auth": make_auth(parse_users(auth)) if auth else None,
+        "auth_message": "Sign in to use the news assistant." if auth else None,
         "max_file_size": settings.max_upload_bytes,
+        "allowed_paths": [],
+        "blocked_paths": _blocked_paths(settings),
+        "app_kwargs": {
+            "middleware": [
+                Middleware(
+                    RequestGuard, upload_dir=gradio_upload_folder(), read_only=settings.read_only
+                )
+            ]
+        },
         "theme": theme(),
         "css_paths": [STATIC / "app.css"],
         "show_error": False,
@@ -500,12 +540,34 @@ def launch_options(settings: Settings) -> dict:
     }
 
 
+def _blocked_paths(settings: Settings) -> list[str]:
+    """Never served, whatever Gradio would otherwise allow: the index, uploads, secrets and
+    the project's own files."""
+    project = Path(__file__).resolve().parent.parent
+    paths = [
+        Path(settings.index_dir),
+        settings.upload_folder,
+        Path.cwd() / ".env",
+        project / ".env",
+        project / "assistant",
+        project / "tests",
+        project / ".git",
+        project / "pyproject.toml",
+    ]
+    return [str(p.resolve()) for p in paths]
+
+
 def launch(settings: Settings, assistant: Assistant | None = None, **overrides):
     """Build the assistant and serve the UI on ``settings.host:settings.port``."""
+    options = {**launch_options(settings), **overrides}  # a bad ASSISTANT_AUTH fails first
+    for warning in deployment_warnings(
+        settings.host, settings.auth is not None, settings.read_only
+    ):
+        print(f"warning: {warning}", file=sys.stderr)
     assistant = assistant or Assistant(settings)
     demo = build_app(assistant)
     demo.queue(
         max_size=settings.queue_max_size, default_concurrency_limit=settings.concurrency_limit
     )
-    demo.launch(**{**launch_options(settings), **overrides})
+    demo.launch(**options)
     return demo

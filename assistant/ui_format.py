@@ -244,12 +244,34 @@ def format_timestamp(value: str) -> str:
         return value or ""
 
 
-def library_rows(sources: list[SourceInfo]) -> list[list]:
-    """Rows for the library table (plain text cells; the table escapes them)."""
-    return [
-        [s.title, source_label(s.source), s.date or "—", s.chunks, format_timestamp(s.indexed_at)]
-        for s in sources
+def filter_sources(sources: list[SourceInfo], query: str = "") -> list[SourceInfo]:
+    """Articles whose title or source contains every word of ``query`` (case-insensitive)."""
+    words = (query or "").lower().split()
+    return [s for s in sources if all(w in f"{s.title} {s.source}".lower() for w in words)]
+
+
+def library_table(sources: list[SourceInfo], query: str = "") -> str:
+    """The library as an HTML table (rows become cards on phones), filtered by ``query``."""
+    shown = filter_sources(sources, query)
+    if not sources:
+        return '<div class="lib-empty">No articles yet. Add some below.</div>'
+    if not shown:
+        return f'<div class="lib-empty">No article matches “{escape(query)}”.</div>'
+    head = "".join(f"<th>{h}</th>" for h in LIBRARY_HEADERS)
+    rows = "".join(_library_row(s) for s in shown)
+    return f'<table class="lib"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def _library_row(s: SourceInfo) -> str:
+    cells = [
+        ("Title", f'<span class="lib-title">{escape(s.title) or "Untitled"}</span>'),
+        ("Source", source_html(s.source)),
+        ("Date", escape(s.date) or "—"),
+        ("Passages", str(s.chunks)),
+        ("Indexed", escape(format_timestamp(s.indexed_at))),
     ]
+    tds = "".join(f'<td data-label="{label}">{value}</td>' for label, value in cells)
+    return f'<tr data-doc="{escape(s.doc_id)}">{tds}</tr>'
 
 
 def library_choices(sources: list[SourceInfo]) -> list[tuple[str, str]]:

@@ -122,9 +122,9 @@ def test_refused_upload_is_reported_and_nothing_is_stored(client, seed_app, tmp_
     assert not (seed_app.assistant.upload_folder / "notes.txt").exists()
 
 
-def test_refresh_lists_the_library_and_example_questions(client):
-    header, table, summary, *_ = client.predict(api_name="/refresh")
+def test_refresh_lists_the_library_and_example_questions(client, seed_app):
+    header, table, summary, *_ = client.predict("", api_name="/refresh")
     assert "indexed article" in header
-    titles = [row[0] for row in table["data"]]
-    assert "Western Weapons Flow to Ukraine… and Russia Responds via North Korea" in titles
+    assert "Western Weapons Flow to Ukraine… and Russia Responds via North Korea" in table
+    assert table.count("<tr data-doc=") == len(seed_app.assistant.sources())
     assert "passages indexed" in summary

@@ -127,11 +127,11 @@ def test_partial_answer_shows_text_markers_and_cursor():
     assert "&#60;b&#62;" in html and "cursor" in html
 
 
-def test_library_rows_summary_and_choices():
+def test_library_table_summary_filter_and_choices():
     sources = [
         SourceInfo(
             doc_id="a",
-            title="One",
+            title="One <b>bold</b>",
             source="https://x.example/one",
             chunks=3,
             indexed_at="2024-06-20T10:11:12+00:00",
@@ -139,10 +139,22 @@ def test_library_rows_summary_and_choices():
         ),
         SourceInfo(doc_id="b", title="Two", source="/tmp/two.md", chunks=1, indexed_at="bad"),
     ]
-    assert fmt.library_rows(sources) == [
-        ["One", "x.example/one", "2024-06-20", 3, "2024-06-20 10:11"],
-        ["Two", "two.md", "—", 1, "bad"],
-    ]
+    table = fmt.library_table(sources)
+    rows = re.findall(r'<tr data-doc="(\w)">(.*?)</tr>', table)
+    assert [doc for doc, _ in rows] == ["a", "b"]
+    first = dict(re.findall(r'<td data-label="(\w+)">(.*?)</td>', rows[0][1]))
+    assert first["Title"] == '<span class="lib-title">One &#60;b&#62;bold&#60;/b&#62;</span>'
+    assert 'href="https://x.example/one"' in first["Source"]
+    assert (first["Date"], first["Passages"], first["Indexed"]) == (
+        "2024-06-20",
+        "3",
+        "2024-06-20 10&#58;11",
+    )
+    second = dict(re.findall(r'<td data-label="(\w+)">(.*?)</td>', rows[1][1]))
+    assert (second["Date"], second["Indexed"]) == ("—", "bad") and "two.md" in second["Source"]
+    assert [s.doc_id for s in fmt.filter_sources(sources, "two MD")] == ["b"]
+    assert "No article matches" in fmt.library_table(sources, "zebra")
+    assert "No articles yet" in fmt.library_table([])
     assert fmt.library_summary(sources) == "2 articles, 4 passages indexed"
     assert [v for _, v in fmt.library_choices(sources)] == ["a", "b"]
 
