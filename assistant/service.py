@@ -6,6 +6,8 @@ same ``answer(question, passages)`` method can take the extractive one's place.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +17,8 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from .answer import ExtractiveAnswerer
 from .config import Settings
 from .embeddings import get_embedder
-from .indexer import Progress, index_paths, rebuild_lexical_if_changed, writer_lock
+from .indexer import Progress, file_of, index_paths, rebuild_lexical_if_changed
+from .locks import writer_lock
 from .retrieval import HybridRetriever
 from .schema import Answer, IndexReport, SourceInfo
 from .store import ArticleStore
@@ -116,17 +119,17 @@ class Assistant:
                 }
             yield event
 
-    def index(self, paths: list[str], progress: Progress | None = None) -> IndexReport:
-        """Add new and changed articles from files and folders."""
-        s = self.settings
-        return index_paths(
-            self.store,
-            paths,
-            s.max_file_bytes,
-            s.max_chunk_tokens,
-            s.chunk_overlap_sentences,
-            progress,
-        )
+    def index(
+        self, paths: list[str], progress: Progress | None = None, sync: bool = False
+    ) -> IndexReport:
+        """Add new and changed articles from files, folders and URLs; with ``sync``, also
+        forget articles whose files are gone from the given folders."""
+        return index_paths(self.store, paths, progress, sync)
+
+    def reindex(self, progress: Progress | None = None) -> IndexReport:
+        """Read every recorded file and URL again and pick up changes."""
+        sources = {file_of(s) for info in self.sources() for s in info.sources or [info.source]}
+        return index_paths(self.store, sorted(sources), progress)
 
     def sources(self) -> list[SourceInfo]:
         return self.store.list_sources()
@@ -142,11 +145,13 @@ class Assistant:
         return ids
 
     def match_sources(self, source_or_id: str) -> list[str]:
+        """Doc ids matching an id, a recorded path (relative paths too) or a URL."""
         records = self.store.doc_records()
         if source_or_id in records:
             return [source_or_id]
+        wanted = {source_or_id, os.path.abspath(source_or_id)}
         return [
             doc_id
             for doc_id, meta in records.items()
-            if source_or_id == meta.get("source") or f'"{source_or_id}"' in meta.get("sources", "")
+            if meta.get("source") in wanted or wanted & set(json.loads(meta.get("sources", "[]")))
         ]
