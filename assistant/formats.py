@@ -32,7 +32,8 @@ def parse_pdf(data: bytes, source: str) -> Document:
     if not body:
         raise IngestError("the PDF has no extractable text (scanned images?)")
     title = _pdf_title(info)
-    text = f"{title}\n\n{body}\n" if title else body + "\n"
+    # The metadata title heads the text unless the first page already starts with it.
+    text = f"{title}\n\n{body}\n" if title and not body.startswith(title) else body + "\n"
     doc = parse_text(text, source)
     doc.date = doc.date or _pdf_date(info)
     return doc

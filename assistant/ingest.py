@@ -55,6 +55,9 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 # C0 and C1 control characters other than tab, newlines and form feed.
+# Symbols that appear inside words only when another charset's letters (Polish ł, ą, ż in
+# Windows-1250, say) are read as Windows-1252.
+_MISREAD_LETTER = re.compile(r"[^\W\d_][¹²³¼½¾¿¡¥¦ª°º±µ¶§¨¬®¯´¸][^\W\d_]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
@@ -94,20 +97,32 @@ def _bomless_utf16(data: bytes) -> str:
 
 
 def _decode_legacy(data: bytes) -> str:
-    """Mostly-ASCII text with a few high bytes is almost always Windows-1252 (whose printable
-    range includes all of Latin-1); statistical detectors misjudge such short samples."""
-    high = sum(1 for b in data if b >= 0x80)
-    if high <= 0.1 * len(data):
-        try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError:
-            pass
+    """Windows-1252 when the text reads as Western European, else a detected charset.
+
+    Western text is mostly ASCII letters with a few accented ones, and Windows-1252's
+    printable range includes all of Latin-1. Statistical detectors misjudge such short
+    samples (French comes out as Baltic), so they only decide for other scripts.
+    """
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and _mostly_ascii_letters(text):
+        return text
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None:
         raise IngestError("could not detect the text encoding; save the file as UTF-8")
     return str(best)
+
+
+def _mostly_ascii_letters(text: str) -> bool:
+    if _MISREAD_LETTER.search(text):
+        return False
+    letters = sum(1 for c in text if c.isalpha())
+    accented = sum(1 for c in text if c.isalpha() and ord(c) > 127)
+    return accented <= 0.3 * letters
 
 
 def _reject_binary(text: str) -> str:
