@@ -357,6 +357,19 @@ def test_readers_never_see_chunks_before_their_record(make_assistant, tmp_path):
     assert passages[0].metadata["lexical_score"] is not None
 
 
+def test_orphan_chunks_of_a_killed_run_are_removed_by_the_next(make_assistant, tmp_path):
+    assistant = make_assistant()
+    (doc,) = [r.document for r in load_paths([_write(tmp_path / "a.txt", GOOD)], CAP)]
+    chunks = chunk_document(doc, assistant.embedder.count_tokens, 200, 1)
+    assistant.store.write_chunks(
+        doc, chunks, assistant.embedder.embed_documents(["x"] * len(chunks))
+    )
+    assert assistant.store.chunk_counts() == {doc.doc_id: len(chunks)}
+    assert assistant.sources() == []
+    report = assistant.index([])
+    assert report.chunks == 0 and assistant.store.chunk_counts() == {}
+
+
 def _write(path: Path, text: str) -> str:
     path.write_text(text)
     return str(path)
@@ -396,7 +409,8 @@ def test_second_writer_fails_at_once(make_assistant, tmp_path):
             sys.executable,
             "-c",
             "import sys, time\nfrom filelock import FileLock\n"
-            f"lock = FileLock({str(lock_path)!r})\nlock.acquire()\nprint('locked', flush=True)\ntime.sleep(120)",
+            f"lock = FileLock({str(lock_path)!r})\nlock.acquire()\n"
+            "print('locked', flush=True)\ntime.sleep(120)",
         ],
         stdout=subprocess.PIPE,
         text=True,
