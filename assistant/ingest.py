@@ -2,7 +2,8 @@
 
 A document's ``text`` is what offsets refer to. For ``.txt`` and ``.md`` files it is the
 file's own text (newlines normalised), so a citation's ``start:end`` points into the file.
-For HTML it is the extracted main text, headed by the title.
+For HTML (and PDF and JSONL, see ``formats``) it is the extracted main text, headed by the
+title. Text is decoded strictly: a wrong guess is an error, never silently dropped bytes.
 """
 
 from __future__ import annotations
