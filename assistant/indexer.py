@@ -190,6 +190,7 @@ def index_paths(
     """Index files, folders and URLs; with ``sync``, forget files gone from the folders."""
     settings = store.settings
     with writer_lock(Path(settings.index_dir)):
+        store.refresh_if_stale()  # write on top of what other processes wrote
         store.remove_orphan_chunks()
         before = store.revision()
         plan = plan_inputs(paths)

@@ -59,6 +59,7 @@ _BOMS = (
 # Symbols that appear inside words only when another charset's letters (Polish ł, ą, ż in
 # Windows-1250, say) are read as Windows-1252.
 _MISREAD_LETTER = re.compile(r"[^\W\d_][¹²³¼½¾¿¡¥¦ª°º±µ¶§¨¬®¯´¸][^\W\d_]")
+_LATIN_CHARSETS = ("cp1252", "cp1250")  # Western, then Central European
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
@@ -98,18 +99,19 @@ def _bomless_utf16(data: bytes) -> str:
 
 
 def _decode_legacy(data: bytes) -> str:
-    """Windows-1252 when the text reads as Western European, else a detected charset.
+    """Windows-1252 (or -1250) when the text reads as Latin-script, else a detected charset.
 
-    Western text is mostly ASCII letters with a few accented ones, and Windows-1252's
-    printable range includes all of Latin-1. Statistical detectors misjudge such short
-    samples (French comes out as Baltic), so they only decide for other scripts.
+    Such text is mostly ASCII letters with a few accented ones, and Windows-1252's printable
+    range includes all of Latin-1. Statistical detectors misjudge short samples of it
+    (French comes out as Baltic), so they only decide for other scripts.
     """
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        text = None
-    if text is not None and _mostly_ascii_letters(text):
-        return text
+    for encoding in _LATIN_CHARSETS:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _mostly_ascii_letters(text):
+            return text
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()

@@ -205,8 +205,7 @@ class HybridRetriever(BaseRetriever):
         revision = self.store.revision()
         with self._lock:
             if revision != self._view.revision:
-                if revision != self.store.fresh_at:
-                    self.store.reopen()
+                self.store.refresh_if_stale()
                 rev, committed, lexical = consistent_view(
                     self.store, self.settings, save=not self.settings.chroma_url
                 )

@@ -137,6 +137,7 @@ class Assistant:
     def remove(self, source_or_id: str) -> list[str]:
         """Remove articles by doc id, path or URL; returns the removed ids."""
         with writer_lock(self.settings.index_dir):
+            self.store.refresh_if_stale()
             before = self.store.revision()
             ids = self.match_sources(source_or_id)
             for doc_id in ids:

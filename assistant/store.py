@@ -10,6 +10,7 @@ filters by committed ids never sees half an article.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from .locks import IndexBusyError, writer_lock
 from .schema import Chunk, Document, SourceInfo, Span
 
 STATE_ID = "__state__"
+_SYSTEM_CACHE_LOCK = threading.Lock()
 REBUILD_SUFFIX = "-rebuild"
 REBUILD_DONE = "rebuild_complete"
 
@@ -78,7 +80,8 @@ class ArticleStore:
     ):
         self.settings = settings
         self.embedder = embedder
-        self.client = client or make_client(settings)
+        self._private = self._retired = None  # Chroma systems of our own (``_open_client``)
+        self.client = client or self._open_client()
         self._finish_interrupted_rebuild()
         self._bind()
         if check_model:
@@ -101,22 +104,39 @@ class ArticleStore:
     def _model_metadata(self) -> dict[str, Any]:
         return {"embedding_model": self.embedder.model_name, "dimension": self.embedder.dimension}
 
-    def reopen(self) -> None:
-        """Re-read the index from disk after another process wrote to it.
+    def _open_client(self) -> chromadb.ClientAPI:
+        """A client on a Chroma system of this store's own.
 
-        An embedded Chroma client keeps the vector index it loaded in memory, so it would
-        miss (or return deleted) vectors written by another process. A server needs nothing.
+        An embedded Chroma system keeps the vector index it loaded in memory, so it misses
+        (or returns deleted) vectors written later by another process. Chroma caches one
+        system per folder and process; this store neither reuses a cached one (it may be
+        stale) nor shares its own, so it can reload and stop its systems at will. Its
+        previous system is stopped one reopen later, not at once: a search in another thread
+        may still be using it.
         """
-        if not self.settings.chroma_url:
-            from chromadb.api.shared_system_client import SharedSystemClient
+        if self.settings.chroma_url:
+            return make_client(self.settings)
+        from chromadb.api.shared_system_client import SharedSystemClient
 
-            # Drop the cached system (without stopping it: other threads may still be using
-            # it) so the next client loads the files afresh.
-            SharedSystemClient._identifier_to_system.pop(
-                getattr(self.client, "_identifier", ""), None
-            )
-            self.client = make_client(self.settings)
+        cache, key = SharedSystemClient._identifier_to_system, str(self.settings.index_dir)
+        with _SYSTEM_CACHE_LOCK:
+            cache.pop(key, None)
+            client = make_client(self.settings)
+            system = cache.pop(key, None)
+        if self._retired is not None:
+            self._retired.stop()
+        self._retired, self._private = self._private, system
+        return client
+
+    def reopen(self) -> None:
+        """Re-read the index from disk (after another process wrote to it)."""
+        self.client = self._open_client()
         self._bind()
+
+    def refresh_if_stale(self) -> None:
+        """Reopen if someone else has written since this store last looked."""
+        if self.revision() != self.fresh_at:
+            self.reopen()
 
     def _check_model(self) -> None:
         built_with = (self.chunks.metadata or {}).get("embedding_model")
