@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Iterator
 
 from .ingest import IngestError, LoadResult, build_document, parse_text
@@ -19,6 +20,8 @@ def parse_pdf(data: bytes, source: str) -> Document:
     """Extract the text of a PDF; broken, encrypted and image-only PDFs are clear errors."""
     from pypdf import PdfReader
 
+    # pypdf logs every defect it works around; the error below is what the user needs.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = PdfReader(io.BytesIO(data))
         _decrypt_or_fail(reader)
