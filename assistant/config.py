@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(3, ge=1, le=10)
     min_support: float = Field(0.35, ge=0.0, le=1.0)
 
-    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="cap per file or URL")
+    fetch_timeout_s: float = Field(20.0, gt=0, le=600, description="per URL download")
     max_question_chars: int = Field(2000, ge=10)
 
     host: str = "127.0.0.1"
