@@ -7,10 +7,12 @@ articles touches only their rows, so the index follows a store of 100k chunks in
 under a second instead of re-reading and re-tokenising every chunk.
 
 It is saved beside the vectors (or, in server mode, in a local cache keyed by the
-server URL), tagged with the store revision it reflects. Any process brings its copy
-up to date by comparing the articles it holds with the store's committed articles and
-fetching only the chunks of the new ones, so every process answers from the same
-articles after any of them writes.
+server URL), tagged with the store revision it reflects and the chunk collection it was
+read from. Any process brings its copy up to date by comparing the articles it holds
+with the store's committed articles and fetching only the chunks of the new ones, so
+every process answers from the same articles after any of them writes. (Article ids are
+content hashes, so an article's chunks never change under the same id; only a rebuild,
+which makes a new chunk collection, does that, and then the index is read afresh.)
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ import numpy as np
 from scipy import sparse
 
 from .config import Settings
+from .locks import lexical_save_lock
 
 K1, B = 1.5, 0.75
 INDEX_FILE = "bm25.npz"
 FETCH_DOCS = 200  # articles per store read when catching up
+SNAPSHOT_TRIES = 3
+WRITER_SAVE_WAIT_S = 60.0
 
 
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
@@ -69,6 +74,7 @@ class LexicalIndex:
         doc_ids: list[str],
         matrix: sparse.csc_array,
         revision: int,
+        generation: str = "",
     ):
         self.terms = terms
         self.vocab = {t: i for i, t in enumerate(terms)}
@@ -77,20 +83,22 @@ class LexicalIndex:
         self.docs = frozenset(doc_ids)
         self.matrix = matrix  # chunks x terms, raw term counts
         self.revision = revision
+        self.generation = generation  # id of the chunk collection it was read from
         lengths = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()
         mean = float(lengths.mean()) if len(lengths) else 1.0
         self._norm = K1 * (1 - B + B * lengths / max(mean, 1e-9))
         self._df = np.diff(matrix.indptr)
 
     @classmethod
-    def empty(cls, revision: int = 0) -> LexicalIndex:
-        return cls([], [], [], sparse.csc_array((0, 0), dtype=np.int32), revision)
+    def empty(cls, revision: int = 0, generation: str = "") -> LexicalIndex:
+        matrix = sparse.csc_array((0, 0), dtype=np.int32)
+        return cls([], [], [], matrix, revision, generation)
 
     @classmethod
-    def build(cls, chunks, revision: int) -> LexicalIndex:
+    def build(cls, chunks, revision: int, generation: str = "") -> LexicalIndex:
         """Index ``chunks`` (objects with ``chunk_id``, ``text`` and a ``metadata`` dict
         holding ``doc_id`` and ``title``)."""
-        return cls.empty(revision).updated(chunks, set(), revision)
+        return cls.empty(revision, generation).updated(chunks, set(), revision)
 
     def __len__(self) -> int:
         return len(self.chunk_ids)
@@ -112,10 +120,13 @@ class LexicalIndex:
             [self.doc_ids[i] for i in kept] + [c.metadata["doc_id"] for c in added],
             matrix,
             revision,
+            self.generation,
         )
 
     def with_revision(self, revision: int) -> LexicalIndex:
-        return LexicalIndex(self.terms, self.chunk_ids, self.doc_ids, self.matrix, revision)
+        return LexicalIndex(
+            self.terms, self.chunk_ids, self.doc_ids, self.matrix, revision, self.generation
+        )
 
     def search(self, query: str, n: int) -> list[tuple[str, float]]:
         """Best ``n`` chunk ids with a positive BM25 score, best first."""
@@ -147,6 +158,7 @@ class LexicalIndex:
         np.savez(
             buffer,
             revision=np.array([self.revision], dtype=np.int64),
+            generation=_pack([self.generation]),
             terms=_pack(self.terms),
             chunk_ids=_pack(self.chunk_ids),
             doc_ids=_pack(self.doc_ids),
@@ -179,6 +191,7 @@ class LexicalIndex:
                     _unpack(saved["doc_ids"]),
                     matrix,
                     saved_rev,
+                    "".join(_unpack(saved["generation"])),
                 )
         except (OSError, ValueError, KeyError):
             return None
@@ -221,29 +234,27 @@ def _unpack(array: np.ndarray) -> list[str]:
     return text.split("\n") if text else []
 
 
-def refresh_lexical(
-    store, settings: Settings, revision: int | None = None, save: bool = True, current=None
-) -> LexicalIndex:
-    """The BM25 index for the store's committed articles at ``revision``.
+def current_lexical(store, current: LexicalIndex | None = None) -> LexicalIndex:
+    """The BM25 index of the store's committed articles, at the revision read first.
 
-    Uses ``current`` or the saved copy when it already reflects that revision;
-    otherwise brings the newest of them up to date with only the articles added or
-    removed since, and saves the result."""
-    revision = store.revision() if revision is None else revision
-    if current is not None and current.revision == revision:
+    ``current`` or the saved copy when one already reflects that revision; otherwise the
+    newest of them (from the same chunk collection) caught up with the articles added or
+    removed since. Nothing is saved."""
+    revision, generation = store.revision(), str(store.chunks.id)
+    if current is not None and (current.revision, current.generation) == (revision, generation):
         return current
-    folder = lexical_dir(settings)
+    folder = lexical_dir(store.settings)
     if saved_revision(folder) == revision:
         saved = LexicalIndex.load(folder, revision)
-        if saved is not None:
+        if saved is not None and saved.generation == generation:
             return saved
-    base = current or LexicalIndex.load(folder) or LexicalIndex.empty()
-    index = catch_up(base, store, revision)
-    if save:
-        # Only a cache of the store: if saving fails, the next process catches up again.
-        with contextlib.suppress(OSError):
-            index.save(folder)
-    return index
+    base = current if current is not None and current.generation == generation else None
+    if base is None:
+        saved = LexicalIndex.load(folder)
+        base = saved if saved is not None and saved.generation == generation else None
+    if base is None:
+        base = LexicalIndex.empty(0, generation)
+    return catch_up(base, store, revision)
 
 
 def catch_up(index: LexicalIndex, store, revision: int) -> LexicalIndex:
@@ -257,3 +268,43 @@ def catch_up(index: LexicalIndex, store, revision: int) -> LexicalIndex:
     for i in range(0, len(added), FETCH_DOCS):
         chunks += store.chunks_of(added[i : i + FETCH_DOCS])
     return index.updated(chunks, removed, revision)
+
+
+def consistent_lexical(store, current: LexicalIndex | None = None) -> LexicalIndex:
+    """``current_lexical`` read as one snapshot: retried (a few times) while a writer
+    moves the revision under us, so its articles are exactly those of its revision."""
+    for _ in range(SNAPSHOT_TRIES):
+        lexical = current_lexical(store, current)
+        if store.revision() == lexical.revision:
+            break
+        current = lexical
+    return lexical
+
+
+def save_lexical(store, lexical: LexicalIndex, wait_s: float) -> None:
+    """Save ``lexical`` if it still matches the store and differs from the saved copy;
+    one saver at a time. A cache of the store: a failed save costs a catch-up later."""
+    folder = lexical_dir(store.settings)
+    with lexical_save_lock(Path(store.settings.index_dir), wait_s) as locked:
+        if not locked or store.revision() != lexical.revision:
+            return
+        if saved_revision(folder) == lexical.revision:
+            return
+        for leftover in folder.glob(".bm25-*.tmp"):  # from a killed save
+            leftover.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            lexical.save(folder)
+
+
+def update_lexical(store) -> LexicalIndex:
+    """Writers: bring the saved BM25 index up to the store (waiting for a reader's save)."""
+    lexical = consistent_lexical(store)
+    save_lexical(store, lexical, wait_s=WRITER_SAVE_WAIT_S)
+    return lexical
+
+
+def rebuild_lexical(store) -> LexicalIndex:
+    """Read every chunk afresh (after ``reindex --rebuild``) and save."""
+    lexical = catch_up(LexicalIndex.empty(0, str(store.chunks.id)), store, store.revision())
+    save_lexical(store, lexical, wait_s=WRITER_SAVE_WAIT_S)
+    return lexical

@@ -2,8 +2,9 @@
 
 The BM25 index is kept up to date by the indexer and saved beside the vectors, tagged
 with the store's revision. A retriever checks the revision on every query and, when
-another process has written, brings its BM25 index up to date (the saved copy, or only
-the articles added or removed since), so every process answers from the same articles.
+another process has written, reopens the store and brings its BM25 index up to date (the
+saved copy, or only the articles added or removed since), so every process answers from
+the same articles.
 """
 
 from __future__ import annotations
@@ -19,16 +20,42 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
+from .config import Settings
 from .lexical import (  # noqa: F401  (re-exported: the lexical side's public names)
     LexicalIndex,
     bm25_tokens,
+    consistent_lexical,
     lexical_dir,
-    refresh_lexical,
+    rebuild_lexical,
+    save_lexical,
     saved_revision,
+    update_lexical,
 )
-from .store import StoredChunk
+from .store import ArticleStore, StoredChunk
 
 _WORD = re.compile(r"\w+")
+
+
+def consistent_view(
+    store: ArticleStore, settings: Settings, save: bool = True, current: LexicalIndex | None = None
+) -> tuple[int, frozenset[str], LexicalIndex]:
+    """Revision, committed doc ids and a BM25 index of exactly their chunks, read as one
+    snapshot (see ``lexical.consistent_lexical``). With ``save``, it is saved for other
+    local processes in the background (at 100k chunks a save takes a moment, and the
+    question that found the store changed should not wait for it)."""
+    lexical = consistent_lexical(store, current)
+    if save and saved_revision(lexical_dir(settings)) != lexical.revision:
+        threading.Thread(target=save_lexical, args=(store, lexical, 0), daemon=True).start()
+    return lexical.revision, lexical.docs, lexical
+
+
+def save_current_lexical(store: ArticleStore, force: bool = False) -> None:
+    """Bring the saved BM25 index up to the store's current revision (``force``: read
+    every chunk afresh)."""
+    if force:
+        rebuild_lexical(store)
+    else:
+        update_lexical(store)
 
 
 @dataclass
@@ -69,13 +96,16 @@ class HybridRetriever(BaseRetriever):
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     def _current_view(self) -> _View:
+        """What the store holds now; re-read when the revision moves (a write, perhaps by
+        another process, whose vectors this process's Chroma client has not loaded)."""
         revision = self.store.revision()
         with self._lock:
             if revision != self._view.revision:
-                lexical = refresh_lexical(
-                    self.store, self.settings, revision, current=self._view.lexical
+                self.store.refresh_if_stale()
+                rev, committed, lexical = consistent_view(
+                    self.store, self.settings, current=self._view.lexical
                 )
-                self._view = _View(revision, lexical, lexical.docs)
+                self._view = _View(rev, lexical, committed)
             return self._view
 
     def search(self, query: str, k: int | None = None) -> tuple[list[LCDocument], dict[str, float]]:

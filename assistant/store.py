@@ -2,7 +2,7 @@
 
 Two collections: ``<name>`` holds chunk vectors (cosine space, tagged with the embedding
 model), ``<name>-docs`` holds one record per article (full text and metadata) plus a
-``__state__`` record whose revision number changes on every write. An article counts as
+``__state__`` record whose revision token changes on every write. An article counts as
 indexed only once its record exists; its chunks are written first, so a reader that
 filters by committed ids never sees half an article.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +23,13 @@ from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
 from .config import Settings
+from .locks import IndexBusyError, writer_lock
 from .schema import Chunk, Document, SourceInfo, Span
 
 STATE_ID = "__state__"
+_SYSTEM_CACHE_LOCK = threading.Lock()
+REBUILD_SUFFIX = "-rebuild"
+REBUILD_DONE = "rebuild_complete"
 
 
 class StoreError(RuntimeError):
@@ -77,25 +82,72 @@ def make_client(settings: Settings) -> chromadb.ClientAPI:
 class ArticleStore:
     """Read and write articles and their chunk vectors."""
 
-    def __init__(self, settings: Settings, embedder, client: chromadb.ClientAPI | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        embedder,
+        client: chromadb.ClientAPI | None = None,
+        check_model: bool = True,
+    ):
         self.settings = settings
         self.embedder = embedder
-        self.client = client or make_client(settings)
+        self._private = self._retired = None  # Chroma systems of our own (``_open_client``)
+        self.client = client or self._open_client()
+        self._finish_interrupted_rebuild()
+        self._bind()
+        if check_model:
+            self._check_model()
+
+    def _bind(self) -> None:
+        """(Re)attach to the two collections and note the revision they show."""
         self.vectors = Chroma(
             client=self.client,
-            collection_name=settings.collection,
-            embedding_function=embedder,
-            collection_metadata={
-                "hnsw:space": "cosine",
-                "embedding_model": embedder.model_name,
-                "dimension": embedder.dimension,
-            },
+            collection_name=self.settings.collection,
+            embedding_function=self.embedder,
+            collection_metadata={"hnsw:space": "cosine", **self._model_metadata()},
         )
         self.chunks = self.vectors._collection
         self.docs = self.client.get_or_create_collection(
-            f"{settings.collection}-docs", embedding_function=None
+            f"{self.settings.collection}-docs", embedding_function=None
         )
-        self._check_model()
+        self.fresh_at = self.revision()
+
+    def _model_metadata(self) -> dict[str, Any]:
+        return {"embedding_model": self.embedder.model_name, "dimension": self.embedder.dimension}
+
+    def _open_client(self) -> chromadb.ClientAPI:
+        """A client on a Chroma system of this store's own.
+
+        An embedded Chroma system keeps the vector index it loaded in memory, so it misses
+        (or returns deleted) vectors written later by another process. Chroma caches one
+        system per folder and process; this store neither reuses a cached one (it may be
+        stale) nor shares its own, so it can reload and stop its systems at will. Its
+        previous system is stopped one reopen later, not at once: a search in another thread
+        may still be using it.
+        """
+        if self.settings.chroma_url:
+            return make_client(self.settings)
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        cache, key = SharedSystemClient._identifier_to_system, str(self.settings.index_dir)
+        with _SYSTEM_CACHE_LOCK:
+            cache.pop(key, None)
+            client = make_client(self.settings)
+            system = cache.pop(key, None)
+        if self._retired is not None:
+            self._retired.stop()
+        self._retired, self._private = self._private, system
+        return client
+
+    def reopen(self) -> None:
+        """Re-read the index from disk (after another process wrote to it)."""
+        self.client = self._open_client()
+        self._bind()
+
+    def refresh_if_stale(self) -> None:
+        """Reopen if someone else has written since this store last looked."""
+        if self.revision() != self.fresh_at:
+            self.reopen()
 
     def _check_model(self) -> None:
         built_with = (self.chunks.metadata or {}).get("embedding_model")
@@ -119,14 +171,34 @@ class ArticleStore:
     def _bump_revision(self) -> None:
         # A fresh random token rather than a counter: two writers on different machines
         # (server mode) could both write n + 1, and a reader would miss one change.
+        revision = secrets.randbits(62) + 1
         self.docs.upsert(
             ids=[STATE_ID],
             embeddings=[[1.0]],
             documents=[""],
-            metadatas=[{"revision": secrets.randbits(62) + 1, "kind": "state"}],
+            metadatas=[{"revision": revision, "kind": "state"}],
         )
+        self.fresh_at = revision
 
     # --- writing --------------------------------------------------------------------
+    def write_chunks(
+        self, doc: Document, chunks: list[Chunk], vectors: list[list[float]], collection=None
+    ) -> None:
+        """Upsert chunk vectors, into the chunks collection unless another is given."""
+        self._write_chunk_rows([(doc, c) for c in chunks], vectors, collection)
+
+    def _write_chunk_rows(self, rows: list[tuple[Document, Chunk]], vectors, collection=None):
+        target = self.chunks if collection is None else collection
+        batch = max(1, self.client.get_max_batch_size())
+        for i in range(0, len(rows), batch):
+            part = rows[i : i + batch]
+            target.upsert(
+                ids=[c.chunk_id for _, c in part],
+                embeddings=vectors[i : i + batch],
+                documents=[c.text for _, c in part],
+                metadatas=[_chunk_metadata(d, c) for d, c in part],
+            )
+
     def add_document(
         self,
         doc: Document,
@@ -137,23 +209,15 @@ class ArticleStore:
         """Write chunks, then the article record that makes them visible."""
         self.add_documents([NewDocument(doc, chunks, vectors, sources or [doc.source])])
 
-    def add_documents(self, new: list[NewDocument], replaces: list[str] = ()) -> None:
-        """Write many articles at once: all chunks, then all records (which make them
-        visible), then drop the ``replaces`` articles; one revision change in all.
+    def add_documents(self, new: list[NewDocument]) -> None:
+        """Write many articles at once: all their chunks, then all their records (which
+        make them visible), then one revision change.
 
-        Few large writes instead of several per article keep indexing close to the
-        encoder's speed (each Chroma write has a fixed cost)."""
-        chunks = [(n.doc, c) for n in new for c in n.chunks]
-        vectors = [v for n in new for v in n.vectors]
+        A few large writes instead of several per article keep indexing close to the
+        encoder's speed: each Chroma write has a fixed cost."""
+        rows = [(n.doc, c) for n in new for c in n.chunks]
+        self._write_chunk_rows(rows, [v for n in new for v in n.vectors])
         batch = max(1, self.client.get_max_batch_size())
-        for i in range(0, len(chunks), batch):
-            part = chunks[i : i + batch]
-            self.chunks.upsert(
-                ids=[c.chunk_id for _, c in part],
-                embeddings=vectors[i : i + batch],
-                documents=[c.text for _, c in part],
-                metadatas=[_chunk_metadata(d, c) for d, c in part],
-            )
         for i in range(0, len(new), batch):
             part = new[i : i + batch]
             self.docs.upsert(
@@ -162,7 +226,6 @@ class ArticleStore:
                 documents=[n.doc.text for n in part],
                 metadatas=[_doc_metadata(n.doc, len(n.chunks), n.sources) for n in part],
             )
-        self._delete_documents(list(replaces))
         self._bump_revision()
 
     def remove_document(self, doc_id: str) -> bool:
@@ -170,46 +233,103 @@ class ArticleStore:
         return bool(self.remove_documents([doc_id]))
 
     def remove_documents(self, doc_ids: list[str]) -> list[str]:
-        """Remove several articles with one revision change; returns those that existed."""
+        """Remove articles (records first, then chunks) with one revision change;
+        returns the ids that were indexed."""
+        if not doc_ids:
+            return []
         existed = self.docs.get(ids=list(doc_ids), include=[])["ids"]
-        self._delete_documents(list(doc_ids))
+        self.docs.delete(ids=list(doc_ids))
         self._bump_revision()
+        self.chunks.delete(where={"doc_id": {"$in": list(doc_ids)}})
         return existed
 
-    def _delete_documents(self, doc_ids: list[str]) -> None:
-        if doc_ids:
-            self.docs.delete(ids=doc_ids)
-            self.chunks.delete(where={"doc_id": {"$in": doc_ids}})
-
-    def add_source(self, doc_id: str, source: str) -> None:
-        """Record another path or URL under which an indexed article was found."""
+    def set_sources(self, doc_id: str, sources: list[str]) -> None:
+        """Record the paths and URLs an article is found under (the first one is shown)."""
         record = self.docs.get(ids=[doc_id], include=["metadatas"])
-        meta = dict(record["metadatas"][0])
-        sources = json.loads(meta.get("sources", "[]"))
-        if source not in sources:
-            meta["sources"] = json.dumps([*sources, source])
-            self.docs.update(ids=[doc_id], metadatas=[meta])
+        if not record["ids"] or not sources:
+            return
+        meta = record["metadatas"][0]
+        shown = meta.get("url") or sources[0]
+        if shown != meta.get("source"):
+            ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
+            if ids:
+                self.chunks.update(ids=ids, metadatas=[{"source": shown}] * len(ids))
+        self.docs.update(
+            ids=[doc_id], metadatas=[{"source": shown, "sources": json.dumps(sources)}]
+        )
 
-    def remove_orphan_chunks(self, records: dict[str, dict[str, Any]] | None = None) -> int:
+    def remove_orphan_chunks(self) -> int:
         """Delete chunks whose article record is missing (left by an interrupted run).
 
-        The records' chunk counts adding up to the collection's size means there are
-        none, which spares a scan of every chunk's metadata on each run."""
-        records = self.doc_records() if records is None else records
+        When the records' chunk counts add up to the collection's size there are none,
+        which spares reading every chunk's metadata on each run."""
+        records = self.doc_records()
         if sum(int(m.get("chunks", 0)) for m in records.values()) == self.chunks.count():
             return 0
-        orphans = []
-        total, page = self.chunks.count(), 5000
-        for offset in range(0, total, page):
-            got = self.chunks.get(include=["metadatas"], limit=page, offset=offset)
-            orphans += [
-                cid
-                for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
-                if meta.get("doc_id") not in records
-            ]
-        for i in range(0, len(orphans), page):
-            self.chunks.delete(ids=orphans[i : i + page])
+        got = self.chunks.get(include=["metadatas"])
+        orphans = [
+            cid
+            for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
+            if meta.get("doc_id") not in records
+        ]
+        if orphans:
+            self.chunks.delete(ids=orphans)
         return len(orphans)
+
+    # --- rebuilding (``reindex --rebuild``) -------------------------------------------
+    @property
+    def rebuild_name(self) -> str:
+        return self.settings.collection + REBUILD_SUFFIX
+
+    def _collection_names(self) -> set[str]:
+        return {getattr(c, "name", c) for c in self.client.list_collections()}
+
+    def new_rebuild_collection(self):
+        """An empty chunks collection for the current model (a leftover one is dropped)."""
+        if self.rebuild_name in self._collection_names():
+            self.client.delete_collection(self.rebuild_name)
+        return self.client.create_collection(
+            self.rebuild_name,
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine", **self._model_metadata()},
+        )
+
+    def swap_in_rebuild(self) -> None:
+        """Make the rebuilt collection the chunks collection.
+
+        Marked complete first; every later step can be repeated, so a rebuild killed during
+        the swap is finished the next time the index is opened.
+        """
+        rebuilt = self.client.get_collection(self.rebuild_name, embedding_function=None)
+        meta = {k: v for k, v in (rebuilt.metadata or {}).items() if not k.startswith("hnsw:")}
+        if not meta.get(REBUILD_DONE):
+            rebuilt.modify(metadata={**meta, REBUILD_DONE: True})
+        meta.pop(REBUILD_DONE, None)
+        counts = _count_by_doc(rebuilt)
+        docs = self.client.get_or_create_collection(
+            f"{self.settings.collection}-docs", embedding_function=None
+        )
+        ids = [i for i in docs.get(include=[])["ids"] if i != STATE_ID]
+        if ids:
+            docs.update(ids=ids, metadatas=[{"chunks": counts.get(i, 0)} for i in ids])
+        if self.settings.collection in self._collection_names():
+            self.client.delete_collection(self.settings.collection)
+        rebuilt.modify(name=self.settings.collection)
+        rebuilt.modify(metadata=meta)
+        self._bind()
+        self._bump_revision()
+
+    def _finish_interrupted_rebuild(self) -> None:
+        if self.rebuild_name not in self._collection_names():
+            return
+        rebuilt = self.client.get_collection(self.rebuild_name, embedding_function=None)
+        if not (rebuilt.metadata or {}).get(REBUILD_DONE):
+            return  # not complete: the next `reindex --rebuild` starts over
+        try:
+            with writer_lock(Path(self.settings.index_dir)):
+                self.swap_in_rebuild()
+        except IndexBusyError:
+            pass  # the writer that holds the lock is finishing it
 
     # --- reading --------------------------------------------------------------------
     def committed_ids(self) -> set[str]:
@@ -246,8 +366,9 @@ class ArticleStore:
     def chunk_count(self) -> int:
         return self.chunks.count()
 
-    def all_chunks(self) -> list[StoredChunk]:
-        """Every chunk's text and metadata (for building the lexical index)."""
+    def all_chunks(self, doc_ids: set[str] | None = None) -> list[StoredChunk]:
+        """Every chunk's text and metadata (for building the lexical index), or only the
+        chunks of ``doc_ids``."""
         out: list[StoredChunk] = []
         total, page = self.chunks.count(), 5000
         for offset in range(0, total, page):
@@ -255,8 +376,13 @@ class ArticleStore:
             out += [
                 StoredChunk(i, t, m)
                 for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+                if doc_ids is None or m.get("doc_id") in doc_ids
             ]
         return out
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Number of stored chunks per doc id (orphans included)."""
+        return _count_by_doc(self.chunks)
 
     def get_chunks(self, chunk_ids: list[str]) -> list[StoredChunk]:
         got = self.chunks.get(ids=chunk_ids, include=["documents", "metadatas"])
@@ -280,7 +406,7 @@ class ArticleStore:
 
     def dense_search(self, vector: list[float], n: int, total: int | None = None):
         """Nearest chunks by cosine similarity (1 - distance). ``total``, the number of
-        chunks when the caller knows it, spares a count on every query."""
+        chunks if the caller knows it, spares a count on every query."""
         total = self.chunks.count() if total is None else total
         if total == 0:
             return []
@@ -290,6 +416,14 @@ class ArticleStore:
         return [
             StoredChunk(d.id, d.page_content, d.metadata, 1.0 - float(dist)) for d, dist in hits
         ]
+
+
+def _count_by_doc(collection) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for meta in collection.get(include=["metadatas"])["metadatas"]:
+        doc_id = (meta or {}).get("doc_id", "")
+        counts[doc_id] = counts.get(doc_id, 0) + 1
+    return counts
 
 
 def _chunk_metadata(doc: Document, chunk: Chunk) -> dict[str, Any]:

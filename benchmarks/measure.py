@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.chunking import chunk_document, embedding_text
-from assistant.ingest import load_paths
+from assistant.inputs import load_paths
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
