@@ -29,7 +29,6 @@ from .store import ArticleStore, NewDocument
 __all__ = ["IndexBusyError", "IndexRun", "index_paths", "rebuild_lexical_if_changed"]
 
 Progress = Callable[[int, int, str], None]
-FLUSH_CHUNKS = 256  # at least; four encoder batches when batches are larger (GPU)
 _LINE = re.compile(r"#L\d+$")
 
 
@@ -120,12 +119,8 @@ class IndexRun:
             self.report.unchanged += 1
         else:
             self.report.added += 1
-        if sum(len(p.chunks) for p in self.pending) >= self.flush_chunks:
+        if sum(len(p.chunks) for p in self.pending) >= self.store.settings.index_batch_chunks:
             self.flush()
-
-    @property
-    def flush_chunks(self) -> int:
-        return max(FLUSH_CHUNKS, 4 * int(getattr(self.store.embedder, "batch_size", 0)))
 
     def flush(self) -> None:
         """Embed all pending chunks in one batch, then write them in one store call."""
