@@ -296,8 +296,11 @@ def save_lexical(store, lexical: LexicalIndex, wait_s: float) -> None:
             lexical.save(folder)
 
 
-def update_lexical(store) -> LexicalIndex:
-    """Writers: bring the saved BM25 index up to the store (waiting for a reader's save)."""
+def update_lexical(store) -> LexicalIndex | None:
+    """Writers: bring the saved BM25 index up to the store (waiting for a reader's save).
+    Returns None when the saved copy is already current (nothing is read)."""
+    if saved_revision(lexical_dir(store.settings)) == store.revision():
+        return None
     lexical = consistent_lexical(store)
     save_lexical(store, lexical, wait_s=WRITER_SAVE_WAIT_S)
     return lexical

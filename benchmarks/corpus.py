@@ -28,7 +28,7 @@ from assistant.ingest import parse_text
 from assistant.schema import Document
 from assistant.store import ArticleStore, NewDocument
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 PREFIXES = ["Update:", "Analysis:", "Explainer:", "Live:", "Briefing:", "Recap:", "Digest:"]
 NOISE_SIGMA = 0.0125  # per dimension; 384 dims give a cosine of about 0.97 to the mean
 WRITE_CHUNKS = 4000
@@ -135,26 +135,25 @@ def memo_counter(count_tokens: Callable[[Sequence[str]], list[int]]):
     return count
 
 
-def plan(base: BaseCorpus, size: int) -> Iterator[tuple[Document, int]]:
-    """(article, variant) pairs in build order: real articles first (variant -1), then
-    variant rounds over all articles, until about ``size`` chunks."""
-    total = 0
+def plan(base: BaseCorpus) -> Iterator[tuple[Document, int]]:
+    """(article, variant) pairs in build order: the real articles first (variant -1),
+    then rounds of variants over all articles, without end."""
     variant = -1
     while True:
         for doc in base.docs:
-            if total >= size:
-                return
             yield doc, variant
-            total += len(base.chunk_vectors[doc.doc_id])
         variant += 1
 
 
 def build_corpus(store: ArticleStore, base: BaseCorpus, size: int, max_tokens: int, overlap: int):
-    """Write about ``size`` chunks into the empty ``store``; returns the chunk count."""
+    """Write at least ``size`` chunks (whole articles) into the empty ``store``; returns
+    the chunk count."""
     count = memo_counter(store.embedder.count_tokens)
     pending: list[NewDocument] = []
     written = 0
-    for doc, variant in plan(base, size):
+    for doc, variant in plan(base):
+        if written >= size:
+            break
         pending.append(_corpus_document(doc, variant, base, count, max_tokens, overlap))
         written += len(pending[-1].chunks)
         if sum(len(p.chunks) for p in pending) >= WRITE_CHUNKS:

@@ -56,6 +56,13 @@ def rows_for(results: dict) -> list[Row]:
                 "<= 150 ms" if big else "",
                 _at_most(s["p50_ms"], 150) if big else None,
             ),
+            Row(f"  CPU time per ask p50 at {label}", f"{s['cpu_p50_ms']:.0f} ms", "", None),
+            Row(
+                f"  retrieve / answer p50 at {label}",
+                f"{s['retrieve_p50_ms']:.0f} ms / {s['answer_p50_ms']:.0f} ms",
+                "",
+                None,
+            ),
             Row(
                 f"ask p95 at {label}",
                 f"{s['p95_ms']:.0f} ms",
@@ -77,7 +84,7 @@ def rows_for(results: dict) -> list[Row]:
             ),
             Row(
                 f"cold start to first answer at {label}",
-                f"{s['cold_start_s']:.1f} s",
+                f"{s['cold_start_s']:.1f} s ({s['cold_start_cpu_s']:.1f} s CPU)",
                 "<= 10 s",
                 _at_most(s["cold_start_s"], 10),
             ),

@@ -148,12 +148,17 @@ def test_every_assistant_operation_works_in_server_mode(
     report = assistant.index([str(SEEDS), str(article)])
     assert (report.added, report.errors) == (2, [])
     assert assistant.index([str(SEEDS), str(article)]).unchanged == 2
+    assert assistant.reindex().unchanged == 2
     assert sorted(s.title for s in other.sources()) == sorted(s.title for s in assistant.sources())
     events = list(other.ask_stream(FESTIVAL_QUESTION))
     assert "48,000" in events[-1].answer and "".join(events[:-1]) == events[-1].answer
     assert build_app(other) is not None  # the UI builds on a server-mode assistant
 
     assert assistant.remove(str(article))
+    assert other.ask(FESTIVAL_QUESTION).abstained
+    assistant.index([str(article)])
+    article.unlink()
+    assert assistant.index([str(tmp_path)], sync=True).removed == 1  # file gone: forgotten
     assert other.ask(FESTIVAL_QUESTION).abstained
     assert [s.source for s in other.sources()] == [s.source for s in assistant.sources()]
     assert len(other.sources()) == 1
