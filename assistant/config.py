@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     llm_unsupported: Literal["mark", "drop"] = Field(
         "mark", description="unsupported model sentences: shown marked, or dropped"
     )
+    llm_cite_unmarked: bool = Field(
+        False, description="verifier cites the best passage for sentences without markers"
+    )
     prompts_dir: Path | None = Field(None, description="prompt files; empty: prompts/")
 
     max_file_bytes: int = Field(20 * 1024 * 1024, ge=1)

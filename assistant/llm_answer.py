@@ -44,7 +44,10 @@ class LLMAnswerer:
             embedder, settings.max_answer_sentences, settings.min_support
         )
         self.verifier = CitationVerifier(
-            embedder, settings.llm_min_support, settings.llm_unsupported == "drop"
+            embedder,
+            settings.llm_min_support,
+            drop_unsupported=settings.llm_unsupported == "drop",
+            cite_unmarked=settings.llm_cite_unmarked,
         )
         self.answer_prompt = load_prompt("answer", settings.prompts_dir)
         self.rewrite_prompt = load_prompt("rewrite", settings.prompts_dir)

@@ -19,7 +19,10 @@ from langchain_core.prompts import ChatPromptTemplate
 
 DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 REQUIRED_FIELDS = {"answer": {"passages", "question"}, "rewrite": {"history", "question"}}
-FENCE = re.compile(r"<{2,}|>{2,}")  # the fence is <<<...>>>; articles may not imitate it
+# The answer prompt fences passages between "----- BEGIN/END PASSAGES -----" lines; passage
+# text is flattened to one line per passage and its dash runs shortened, so an article
+# cannot close the fence or open a fake one.
+FENCE = re.compile(r"-{3,}|<{3,}|>{3,}|`{3,}")
 # Chat-template tokens and the reply's first tokens, which no tokenizer count includes.
 TEMPLATE_MARGIN_TOKENS = 48
 
@@ -53,7 +56,7 @@ def passage_block(marker: int, passage: LCDocument) -> str:
     label = ", ".join(x for x in (meta.get("title", ""), meta.get("date", "")) if x)
     text = " ".join(passage.page_content.split())
     block = f"[{marker}] ({label}) {text}" if label else f"[{marker}] {text}"
-    return FENCE.sub(lambda m: m.group()[0], block)
+    return FENCE.sub(lambda m: m.group()[:2], block)
 
 
 def trim_passage(passage: LCDocument, keep: int) -> LCDocument:
@@ -124,4 +127,4 @@ def prompt_overhead(prompt: ChatPromptTemplate, count_tokens: TokenCounter, **va
 def history_block(history: Sequence[str], limit: int = 4) -> str:
     """The last ``limit`` earlier questions, one per line."""
     recent = [" ".join(h.split()) for h in history if h and h.strip()][-limit:]
-    return "\n".join(f"- {FENCE.sub(lambda m: m.group()[0], h)}" for h in recent)
+    return "\n".join(f"- {FENCE.sub(lambda m: m.group()[:2], h)}" for h in recent)

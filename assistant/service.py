@@ -7,7 +7,7 @@ same ``answer(question, passages)`` method can take the extractive one's place.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -91,6 +91,16 @@ class Assistant:
     def ask(self, question: str, k: int | None = None) -> Answer:
         """Answer one question with citations (or abstain)."""
         return self.chain.invoke({"question": self.check_question(question), "k": k})
+
+    def condense(self, question: str, history: Sequence[str]) -> str:
+        """A follow-up made self-contained given the earlier questions (oldest first).
+
+        An answerer with ``rewrite_question`` (the LLM ones) rewrites it; when it has
+        none, or its rewrite is rejected, the question is used as asked.
+        """
+        rewrite = getattr(self.answerer, "rewrite_question", None)
+        rewritten = rewrite(question, history) if rewrite and history else None
+        return rewritten or question
 
     def ask_stream(self, question: str, k: int | None = None) -> Iterator[str | Answer]:
         """Answer text as it is composed (str deltas), then the final ``Answer``.

