@@ -18,7 +18,13 @@ from langchain_core.documents import Document as LCDocument
 from .answer import ExtractiveAnswerer, content_terms
 from .config import Settings
 from .llm import Backend
-from .prompts import fit_passages, history_block, load_prompt, prompt_overhead
+from .prompts import (
+    FittedPassages,
+    fit_passages,
+    history_block,
+    load_prompt,
+    prompt_overhead,
+)
 from .schema import Answer
 from .verify import CitationVerifier, parse_answer
 
@@ -66,8 +72,7 @@ class LLMAnswerer:
         if extractive.abstained:
             yield extractive.model_copy(update={"note": NOT_ASKED})
             return
-        budget = self.budget_tokens - self._overhead(question)
-        fitted = fit_passages(passages, budget, self._count)
+        fitted = self.fit(question, passages)
         if not fitted.passages:
             reason = f"no passage fits in the {self.name} model's context beside the question"
             yield _fall_back(extractive, reason)
@@ -146,11 +151,12 @@ class LLMAnswerer:
         finally:
             stop.set()
 
-    def _count(self, text: str) -> int:
-        return self.backend.count_tokens(text)
-
-    def _overhead(self, question: str) -> int:
-        return prompt_overhead(self.answer_prompt, self._count, question=question)
+    def fit(self, question: str, passages: list[LCDocument]) -> FittedPassages:
+        """The passages, best first, that fit the model's context beside the prompt and
+        the reply (``llm_context_tokens`` minus ``llm_max_tokens``)."""
+        count = self.backend.count_tokens
+        overhead = prompt_overhead(self.answer_prompt, count, question=question)
+        return fit_passages(passages, self.budget_tokens - overhead, count)
 
 
 def _produce(chain, values: dict, lock, events: queue.Queue, stop: threading.Event) -> None:
