@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ASSISTANT_"
@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_url_is_none(cls, value: Any) -> Any:
         return value or None
+
+    @model_validator(mode="after")
+    def _reply_fits_context(self) -> Settings:
+        if self.llm_max_tokens >= self.llm_context_tokens:
+            raise ValueError(
+                f"llm_max_tokens ({self.llm_max_tokens}) must be below llm_context_tokens "
+                f"({self.llm_context_tokens}): the passages need room too"
+            )
+        return self
 
 
 def _reject_unknown_env() -> None:
