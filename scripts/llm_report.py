@@ -42,6 +42,7 @@ def main() -> None:
             llm_model=args.model,
             llm_threads=args.threads,
             llm_max_tokens=args.max_tokens,
+            k=args.k,
         )
         assistant = Assistant(settings)
         if args.index_dir is None:
@@ -60,7 +61,7 @@ def _measure(assistant: Assistant, question: str) -> dict:
             deltas.append(event)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     raw = "".join(deltas)
-    passages, _ = assistant.retriever.search(question)
+    passages, _ = assistant.retriever.search(question, assistant.settings.k)
     given = assistant.answerer.fit(question, passages).passages
     drafts = parse_answer(raw)
     strict = assistant.answerer.verifier.check(drafts, given)
@@ -105,6 +106,7 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--model", help="openai backend: the model name")
     parser.add_argument("--threads", type=int, help="llamacpp CPU threads")
     parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--k", type=int, help="passages per question (default: settings)")
     return parser.parse_args()
 
 
