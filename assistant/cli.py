@@ -209,12 +209,18 @@ def serve(
     port: Annotated[int | None, typer.Option("--port")] = None,
     index_dir: IndexDir = None,
     chroma_url: ChromaUrl = None,
+    read_only: Annotated[
+        bool | None,
+        typer.Option("--read-only/--writable", help="Disable adding and removing articles."),
+    ] = None,
 ) -> None:
-    """Start the web UI."""
+    """Start the web UI (127.0.0.1 by default; see README "Security" before using 0.0.0.0)."""
     from .ui import launch
 
     try:
-        settings = load_settings(host=host, port=port, index_dir=index_dir, chroma_url=chroma_url)
+        settings = load_settings(
+            host=host, port=port, index_dir=index_dir, chroma_url=chroma_url, read_only=read_only
+        )
     except SettingsError as exc:
         raise _fail(str(exc)) from exc
     launch(settings)

@@ -6,19 +6,23 @@ same ``answer(question, passages)`` method can take the extractive one's place.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from .answer import ExtractiveAnswerer
 from .config import Settings
+from .conversation import condense_question, is_follow_up, suggest_questions
 from .embeddings import get_embedder
 from .indexer import Progress, index_paths, rebuild_lexical_if_changed, writer_lock
 from .retrieval import HybridRetriever
-from .schema import Answer, IndexReport, SourceInfo
+from .schema import Answer, FileError, IndexReport, SourceInfo
 from .store import ArticleStore
+from .uploads import UploadError, pasted_article, store_file, write_upload
 
 
 class QuestionError(ValueError):
@@ -68,13 +72,51 @@ def _sentence_events(answer: Answer) -> Iterator[str | Answer]:
 class Assistant:
     """Everything a front end needs, built from one settings object."""
 
-    def __init__(self, settings: Settings, embedder=None, client=None):
+    def __init__(self, settings: Settings, embedder=None, client=None, answerer=None):
+        """``answerer`` replaces the one ``settings.answerer`` names (any object with
+        ``answer(question, passages)``; ``stream`` and ``rewrite_question`` optional)."""
         self.settings = settings
         self.embedder = embedder or get_embedder(settings)
         self.store = ArticleStore(settings, self.embedder, client)
         self.retriever = HybridRetriever(store=self.store, settings=settings, k=settings.k)
-        self.answerer = make_answerer(settings, self.embedder)
+        self.answerer = answerer or make_answerer(settings, self.embedder)
         self.chain = build_chain(self.retriever, self.answerer)
+        self._answerers: dict[str, Any] = {settings.answerer: self.answerer}
+        self._answerers_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # writes from one process queue up, not fail
+        self._examples: tuple[int, list[str]] = (-1, [])
+
+    def answerer_names(self) -> list[str]:
+        """Answerer backends this installation knows: extractive plus the LLM backends."""
+        from .llm import LLM_BACKENDS
+
+        return list(dict.fromkeys(["extractive", self.settings.answerer, *LLM_BACKENDS]))
+
+    def answerer_for(self, name: str | None):
+        """The answerer called ``name`` (built once, then reused); errors if unavailable."""
+        name = name or self.settings.answerer
+        with self._answerers_lock:
+            if name not in self._answerers:
+                settings = self.settings.model_copy(update={"answerer": name})
+                self._answerers[name] = make_answerer(settings, self.embedder)
+            return self._answerers[name]
+
+    def condense(self, question: str, history: Sequence[str], answerer: str | None = None) -> str:
+        """A follow-up rewritten as a self-contained question, using earlier questions.
+
+        For a follow-up, an answerer with ``rewrite_question`` (the LLM ones) rewrites it
+        first; the rule-based ``condense_question`` is used when there is none, it cannot
+        be loaded, or the model's rewrite is rejected.
+        """
+        if history and is_follow_up(question):
+            try:
+                rewrite = getattr(self.answerer_for(answerer), "rewrite_question", None)
+            except (ValueError, RuntimeError):  # unknown or unavailable backend
+                rewrite = None
+            rewritten = rewrite(question, history) if rewrite else None
+            if rewritten:
+                return rewritten
+        return condense_question(question, history)
 
     def check_question(self, question: str) -> str:
         """The trimmed question, or a clear error before any model is called."""
@@ -92,31 +134,24 @@ class Assistant:
         """Answer one question with citations (or abstain)."""
         return self.chain.invoke({"question": self.check_question(question), "k": k})
 
-    def condense(self, question: str, history: Sequence[str]) -> str:
-        """A follow-up made self-contained given the earlier questions (oldest first).
-
-        An answerer with ``rewrite_question`` (the LLM ones) rewrites it; when it has
-        none, or its rewrite is rejected, the question is used as asked.
-        """
-        rewrite = getattr(self.answerer, "rewrite_question", None)
-        rewritten = rewrite(question, history) if rewrite and history else None
-        return rewritten or question
-
-    def ask_stream(self, question: str, k: int | None = None) -> Iterator[str | Answer]:
+    def ask_stream(
+        self, question: str, k: int | None = None, answerer: str | None = None
+    ) -> Iterator[str | Answer]:
         """Answer text as it is composed (str deltas), then the final ``Answer``.
 
         Answerers with a ``stream(question, passages)`` method stream for real; others
-        yield their answer sentence by sentence.
+        yield their answer sentence by sentence. ``answerer`` picks a backend by name.
         """
         question = self.check_question(question)
+        backend = self.answerer_for(answerer)
         start = time.perf_counter()
         passages, _ = self.retriever.search(question, k)
         retrieve_ms = (time.perf_counter() - start) * 1e3
-        stream = getattr(self.answerer, "stream", None)
+        stream = getattr(backend, "stream", None)
         events = (
             stream(question, passages)
             if stream
-            else _sentence_events(self.answerer.answer(question, passages))
+            else _sentence_events(backend.answer(question, passages))
         )
         for event in events:
             if isinstance(event, Answer):
@@ -129,21 +164,77 @@ class Assistant:
     def index(self, paths: list[str], progress: Progress | None = None) -> IndexReport:
         """Add new and changed articles from files and folders."""
         s = self.settings
-        return index_paths(
-            self.store,
-            paths,
-            s.max_file_bytes,
-            s.max_chunk_tokens,
-            s.chunk_overlap_sentences,
-            progress,
-        )
+        with self._write_lock:
+            return index_paths(
+                self.store,
+                paths,
+                s.max_file_bytes,
+                s.max_chunk_tokens,
+                s.chunk_overlap_sentences,
+                progress,
+            )
+
+    @property
+    def upload_folder(self) -> Path:
+        return self.settings.upload_folder
+
+    def add_files(
+        self, files: Sequence[tuple[str | Path, str]], progress: Progress | None = None
+    ) -> IndexReport:
+        """Check uploaded files (temp path, original name), copy them into the uploads
+        folder and index them. Refused files are reported as errors and not stored."""
+        stored, refused = [], []
+        for path, name in files:
+            try:
+                stored.append(
+                    str(store_file(self.upload_folder, Path(path), name, self._upload_cap))
+                )
+            except (UploadError, OSError) as exc:
+                refused.append(FileError(path=name, error=str(exc)))
+        report = self.index(stored, progress) if stored else IndexReport()
+        report.errors = refused + report.errors
+        return report
+
+    def add_text(self, text: str, title: str = "", progress: Progress | None = None) -> IndexReport:
+        """Save pasted article text (title first) as a file in the uploads folder and
+        index it. Raises ``UploadError`` for empty or oversize text."""
+        name, data = pasted_article(title, text, self._upload_cap)
+        path = write_upload(self.upload_folder, name, data)
+        report = self.index([str(path)], progress)
+        if report.errors:
+            path.unlink(missing_ok=True)  # nothing was indexed from it: keep no stray file
+        return report
+
+    @property
+    def _upload_cap(self) -> int:
+        return min(self.settings.max_upload_bytes, self.settings.max_file_bytes)
+
+    def example_questions(self, n: int = 4, articles: int = 6) -> list[str]:
+        """Up to ``n`` questions the newest articles answer (checked with the extractive
+        answerer, so every example gets a cited answer). Cached per index revision."""
+        revision = self.store.revision()
+        if self._examples[0] == revision:
+            return self._examples[1][:n]
+        newest = sorted(self.sources(), key=lambda s: s.indexed_at, reverse=True)[:articles]
+        texts = []
+        for info in newest:
+            doc = self.store.get_document(info.doc_id)
+            if doc is not None:
+                texts.append((doc.title, doc.text[doc.body_start :]))
+        checked = [q for q in suggest_questions(texts, n * 2) if self._answerable(q)][:n]
+        self._examples = (revision, checked)
+        return checked
+
+    def _answerable(self, question: str) -> bool:
+        passages, _ = self.retriever.search(question)
+        return not self.answerer_for("extractive").answer(question, passages).abstained
 
     def sources(self) -> list[SourceInfo]:
         return self.store.list_sources()
 
     def remove(self, source_or_id: str) -> list[str]:
         """Remove articles by doc id, path or URL; returns the removed ids."""
-        with writer_lock(self.settings.index_dir):
+        with self._write_lock, writer_lock(self.settings.index_dir):
             before = self.store.revision()
             ids = self.match_sources(source_or_id)
             for doc_id in ids:

@@ -18,10 +18,12 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.config import load_settings
+from assistant.conversation import condense_question
 from assistant.llm import LLM_BACKENDS, Backend, LLMSetupError, bundled_model_path, make_backend
 from assistant.llm_answer import LLMAnswerer
 from assistant.prompts import PromptError, fit_passages, load_prompt, passage_block
 from assistant.schema import Answer
+from assistant.service import Assistant
 
 from .conftest import SEED_FILE
 
@@ -94,8 +96,13 @@ def test_supported_model_answer_is_shown_with_verified_citations(embedder, passa
     deltas, answer = events[:-1], events[-1]
     assert "".join(deltas) == raw and len(deltas) > 5  # streamed, not all at once
     assert answer.answerer == "fake" and not answer.abstained
-    assert [s.supported for s in answer.sentences] == [True, False]
-    assert "big mistake" in answer.citations[0].quote and "[unsupported]" in answer.answer
+    assert [s.supported for s in answer.sentences] == [True]  # the default drops the other
+    assert "big mistake" in answer.citations[0].quote and "tanks" not in answer.answer
+    assert "1 of 2 sentences" in answer.note and "dropped" in answer.note
+
+    marked = make_llm(embedder, writes(raw), llm_unsupported="mark").answer(QUESTION, passages)
+    assert [s.supported for s in marked.sentences] == [True, False]
+    assert marked.answer.endswith("tanks to Kyiv. [unsupported]")
 
 
 @pytest.mark.parametrize(
@@ -124,10 +131,10 @@ def test_question_no_passage_answers_never_reaches_the_model(embedder, seed_assi
     assert answer.abstained and "model was not asked" in answer.note
 
 
-def test_assistant_streams_through_an_llm_answerer(embedder, make_assistant, seed_copy):
-    assistant = make_assistant(index_dir=seed_copy)
-    n = marker_of(assistant.retriever.search(QUESTION)[0], "big mistake")
-    assistant.answerer = make_llm(embedder, writes(f"{SUPPORTED} [{n}]."))
+def test_assistant_streams_through_an_llm_answerer(embedder, seed_assistant, seed_index_dir):
+    n = marker_of(seed_assistant.retriever.search(QUESTION)[0], "big mistake")
+    llm = make_llm(embedder, writes(f"{SUPPORTED} [{n}]."))
+    assistant = Assistant(load_settings(index_dir=seed_index_dir), embedder, answerer=llm)
     events = list(assistant.ask_stream(QUESTION))
     assert all(isinstance(e, str) for e in events[:-1]) and isinstance(events[-1], Answer)
     assert events[-1].answerer == "fake" and set(events[-1].timings_ms) == {"retrieve", "answer"}
@@ -136,18 +143,32 @@ def test_assistant_streams_through_an_llm_answerer(embedder, make_assistant, see
 # --- follow-up questions -----------------------------------------------------------------
 
 
-def test_llm_rewrite_of_a_follow_up_is_used_when_it_keeps_the_question(
-    embedder, make_assistant, seed_copy
-):
-    assistant = make_assistant(index_dir=seed_copy)
-    history = ["What did Putin say about South Korea?"]
-    assistant.answerer = make_llm(embedder, writes("What did Putin say about NATO?\nextra"))
-    assert assistant.condense("And what did he say about NATO?", history) == (
-        "What did Putin say about NATO?"
+def with_llm(embedder, index_dir, model) -> Assistant:
+    return Assistant(
+        load_settings(index_dir=index_dir), embedder, answerer=make_llm(embedder, model)
     )
-    assistant.answerer = make_llm(embedder, writes("What did Putin say about Seoul?"))
-    assert assistant.condense("What about NATO?", history) == "What about NATO?"  # lost NATO
-    assert assistant.condense("What about NATO?", []) == "What about NATO?"  # no history
+
+
+def test_llm_rewrite_of_a_follow_up_is_preferred_when_it_keeps_the_question(
+    embedder, seed_index_dir
+):
+    history = ["What did Putin say about South Korea?"]
+    follow_up = "And what did he say about the blocs?"
+    model = writes("What did Vladimir Putin say about the blocs forming in Asia?\nextra")
+    assistant = with_llm(embedder, seed_index_dir, model)
+    assert assistant.condense(follow_up, history) == (
+        "What did Vladimir Putin say about the blocs forming in Asia?"
+    )
+    assert assistant.condense("Who is Matthew Miller?", history) == "Who is Matthew Miller?"
+
+
+def test_rejected_llm_rewrite_leaves_the_rule_based_condensing(embedder, seed_index_dir):
+    history = ["What did Putin say about South Korea?"]
+    rule_based = condense_question("What about NATO?", history)
+    dropped_nato = with_llm(embedder, seed_index_dir, writes("What did Putin say about Seoul?"))
+    assert dropped_nato.condense("What about NATO?", history) == rule_based != "What about NATO?"
+    failing = with_llm(embedder, seed_index_dir, RunnableLambda(lambda _: 1 / 0))
+    assert failing.condense("What about NATO?", history) == rule_based
 
 
 # --- prompts and the context budget ------------------------------------------------------

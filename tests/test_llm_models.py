@@ -66,7 +66,9 @@ def assert_verified(answer: Answer, document_text: str | None = None) -> None:
 @pytest.fixture(scope="module")
 def smollm(seed_index_dir, embedder):
     """The seed index answered by the bundled SmolLM2 in process (loaded once)."""
-    settings = load_settings(index_dir=seed_index_dir, answerer="llamacpp", **LLM_SETTINGS)
+    settings = load_settings(
+        index_dir=seed_index_dir, answerer="llamacpp", llm_unsupported="mark", **LLM_SETTINGS
+    )
     return Assistant(settings, embedder=embedder)
 
 
