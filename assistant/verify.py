@@ -3,9 +3,11 @@
 A model's text is never trusted: it is split into sentences, each sentence's ``[n]``
 markers are mapped to the passages actually given (others are removed), and the sentence
 is scored against the cited passages' own sentences by embedding similarity and content
-word overlap. Names and numbers that none of the cited passages contain make a sentence
-unsupported whatever its score. Each supported sentence gets typed citations resolved from
-the retrieved chunks, quoting the best-matching passage sentence with exact offsets.
+word overlap. Low word coverage, or names and numbers that none of the cited passages
+contain, make a sentence unsupported whatever its score, and passage sentences that talk
+to a model ("ignore previous instructions") are never evidence. Each supported sentence
+gets typed citations resolved from the retrieved chunks, quoting the best-matching passage
+sentence with exact offsets.
 """
 
 from __future__ import annotations
