@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     )
     prompts_dir: Path | None = Field(None, description="prompt files; empty: prompts/")
 
-    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="cap per file or URL")
+    fetch_timeout_s: float = Field(20.0, gt=0, le=600, description="per URL download")
     max_question_chars: int = Field(2000, ge=10)
 
     host: str = "127.0.0.1"

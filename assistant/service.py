@@ -6,6 +6,8 @@ same ``answer(question, passages)`` method can take the extractive one's place.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -18,7 +20,8 @@ from .answer import ExtractiveAnswerer
 from .config import Settings
 from .conversation import condense_question, is_follow_up, suggest_questions
 from .embeddings import get_embedder
-from .indexer import Progress, index_paths, rebuild_lexical_if_changed, writer_lock
+from .indexer import Progress, file_of, index_paths, rebuild_lexical_if_changed
+from .locks import writer_lock
 from .retrieval import HybridRetriever
 from .schema import Answer, FileError, IndexReport, SourceInfo
 from .store import ArticleStore
@@ -161,18 +164,18 @@ class Assistant:
                 }
             yield event
 
-    def index(self, paths: list[str], progress: Progress | None = None) -> IndexReport:
-        """Add new and changed articles from files and folders."""
-        s = self.settings
+    def index(
+        self, paths: list[str], progress: Progress | None = None, sync: bool = False
+    ) -> IndexReport:
+        """Add new and changed articles from files, folders and URLs; with ``sync``, also
+        forget articles whose files are gone from the given folders."""
         with self._write_lock:
-            return index_paths(
-                self.store,
-                paths,
-                s.max_file_bytes,
-                s.max_chunk_tokens,
-                s.chunk_overlap_sentences,
-                progress,
-            )
+            return index_paths(self.store, paths, progress, sync)
+
+    def reindex(self, progress: Progress | None = None) -> IndexReport:
+        """Read every recorded file and URL again and pick up changes."""
+        sources = {file_of(s) for info in self.sources() for s in info.sources or [info.source]}
+        return self.index(sorted(sources), progress)
 
     @property
     def upload_folder(self) -> Path:
@@ -235,6 +238,7 @@ class Assistant:
     def remove(self, source_or_id: str) -> list[str]:
         """Remove articles by doc id, path or URL; returns the removed ids."""
         with self._write_lock, writer_lock(self.settings.index_dir):
+            self.store.refresh_if_stale()
             before = self.store.revision()
             ids = self.match_sources(source_or_id)
             for doc_id in ids:
@@ -243,11 +247,13 @@ class Assistant:
         return ids
 
     def match_sources(self, source_or_id: str) -> list[str]:
+        """Doc ids matching an id, a recorded path (relative paths too) or a URL."""
         records = self.store.doc_records()
         if source_or_id in records:
             return [source_or_id]
+        wanted = {source_or_id, os.path.abspath(source_or_id)}
         return [
             doc_id
             for doc_id, meta in records.items()
-            if source_or_id == meta.get("source") or f'"{source_or_id}"' in meta.get("sources", "")
+            if meta.get("source") in wanted or wanted & set(json.loads(meta.get("sources", "[]")))
         ]
