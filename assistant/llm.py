@@ -7,6 +7,7 @@ time). ``LLM_BACKENDS`` maps each name to its constructor; unknown names are an 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import math
@@ -15,7 +16,6 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +70,21 @@ def resolve_model_path(setting: str) -> Path:
     return path
 
 
-@lru_cache(maxsize=4)
+_loaded_models: dict[tuple, tuple[Any, threading.Lock]] = {}
+_loading = threading.Lock()
+
+
 def _load_llamacpp(path: str, n_ctx: int, threads: int | None, gpu_layers: int):
-    """One loaded model per file and context size, shared by every answerer in a process."""
+    """One loaded model (and its lock) per file and load options, shared by every
+    answerer in a process."""
+    key = (path, n_ctx, threads, gpu_layers)
+    with _loading:
+        if key not in _loaded_models:
+            _loaded_models[key] = (_new_chat_model(*key), threading.Lock())
+        return _loaded_models[key]
+
+
+def _new_chat_model(path: str, n_ctx: int, threads: int | None, gpu_layers: int):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # langchain-community announces its own sunset
@@ -93,7 +105,16 @@ def _load_llamacpp(path: str, n_ctx: int, threads: int | None, gpu_layers: int):
         )
     except (ValueError, ImportError) as exc:
         raise LLMSetupError(f"cannot load the GGUF model {path}: {exc}") from exc
-    return model, threading.Lock()
+    return model
+
+
+@atexit.register
+def _close_loaded_models() -> None:
+    """Free loaded models while llama.cpp's bindings still exist; left to the garbage
+    collector at interpreter exit, ``Llama.__del__`` fails noisily."""
+    for model, _ in list(_loaded_models.values()):
+        model.client.close()
+    _loaded_models.clear()
 
 
 def make_llamacpp(settings: Settings) -> Backend:
