@@ -32,7 +32,11 @@ class Settings(BaseSettings):
 
     embedding_model: str = DEFAULT_MODEL
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    embed_batch_size: int = Field(64, ge=1, le=4096)
+    embed_batch_size: int = Field(64, ge=1, le=4096, description="raised to 256 on a GPU")
+    torch_threads: int = Field(0, ge=0, le=512, description="encoder CPU threads; 0: torch's")
+    index_batch_chunks: int = Field(
+        256, ge=1, le=100_000, description="chunks embedded and committed in one step"
+    )
     max_chunk_tokens: int = Field(200, ge=32, le=256)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
 

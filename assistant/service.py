@@ -239,11 +239,9 @@ class Assistant:
         """Remove articles by doc id, path or URL; returns the removed ids."""
         with self._write_lock, writer_lock(self.settings.index_dir):
             self.store.refresh_if_stale()
-            before = self.store.revision()
             ids = self.match_sources(source_or_id)
-            for doc_id in ids:
-                self.store.remove_document(doc_id)
-            rebuild_lexical_if_changed(self.store, before)
+            self.store.remove_documents(ids)
+            rebuild_lexical_if_changed(self.store)
         return ids
 
     def match_sources(self, source_or_id: str) -> list[str]:
