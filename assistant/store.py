@@ -10,6 +10,7 @@ filters by committed ids never sees half an article.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,9 +22,13 @@ from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
 from .config import Settings
+from .locks import IndexBusyError, writer_lock
 from .schema import Chunk, Document, SourceInfo, Span
 
 STATE_ID = "__state__"
+_SYSTEM_CACHE_LOCK = threading.Lock()
+REBUILD_SUFFIX = "-rebuild"
+REBUILD_DONE = "rebuild_complete"
 
 
 class StoreError(RuntimeError):
@@ -66,25 +71,72 @@ def make_client(settings: Settings) -> chromadb.ClientAPI:
 class ArticleStore:
     """Read and write articles and their chunk vectors."""
 
-    def __init__(self, settings: Settings, embedder, client: chromadb.ClientAPI | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        embedder,
+        client: chromadb.ClientAPI | None = None,
+        check_model: bool = True,
+    ):
         self.settings = settings
         self.embedder = embedder
-        self.client = client or make_client(settings)
+        self._private = self._retired = None  # Chroma systems of our own (``_open_client``)
+        self.client = client or self._open_client()
+        self._finish_interrupted_rebuild()
+        self._bind()
+        if check_model:
+            self._check_model()
+
+    def _bind(self) -> None:
+        """(Re)attach to the two collections and note the revision they show."""
         self.vectors = Chroma(
             client=self.client,
-            collection_name=settings.collection,
-            embedding_function=embedder,
-            collection_metadata={
-                "hnsw:space": "cosine",
-                "embedding_model": embedder.model_name,
-                "dimension": embedder.dimension,
-            },
+            collection_name=self.settings.collection,
+            embedding_function=self.embedder,
+            collection_metadata={"hnsw:space": "cosine", **self._model_metadata()},
         )
         self.chunks = self.vectors._collection
         self.docs = self.client.get_or_create_collection(
-            f"{settings.collection}-docs", embedding_function=None
+            f"{self.settings.collection}-docs", embedding_function=None
         )
-        self._check_model()
+        self.fresh_at = self.revision()
+
+    def _model_metadata(self) -> dict[str, Any]:
+        return {"embedding_model": self.embedder.model_name, "dimension": self.embedder.dimension}
+
+    def _open_client(self) -> chromadb.ClientAPI:
+        """A client on a Chroma system of this store's own.
+
+        An embedded Chroma system keeps the vector index it loaded in memory, so it misses
+        (or returns deleted) vectors written later by another process. Chroma caches one
+        system per folder and process; this store neither reuses a cached one (it may be
+        stale) nor shares its own, so it can reload and stop its systems at will. Its
+        previous system is stopped one reopen later, not at once: a search in another thread
+        may still be using it.
+        """
+        if self.settings.chroma_url:
+            return make_client(self.settings)
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        cache, key = SharedSystemClient._identifier_to_system, str(self.settings.index_dir)
+        with _SYSTEM_CACHE_LOCK:
+            cache.pop(key, None)
+            client = make_client(self.settings)
+            system = cache.pop(key, None)
+        if self._retired is not None:
+            self._retired.stop()
+        self._retired, self._private = self._private, system
+        return client
+
+    def reopen(self) -> None:
+        """Re-read the index from disk (after another process wrote to it)."""
+        self.client = self._open_client()
+        self._bind()
+
+    def refresh_if_stale(self) -> None:
+        """Reopen if someone else has written since this store last looked."""
+        if self.revision() != self.fresh_at:
+            self.reopen()
 
     def _check_model(self) -> None:
         built_with = (self.chunks.metadata or {}).get("embedding_model")
@@ -106,14 +158,31 @@ class ArticleStore:
         return int(got["metadatas"][0]["revision"]) if got["ids"] else 0
 
     def _bump_revision(self) -> None:
+        revision = self.revision() + 1
         self.docs.upsert(
             ids=[STATE_ID],
             embeddings=[[1.0]],
             documents=[""],
-            metadatas=[{"revision": self.revision() + 1, "kind": "state"}],
+            metadatas=[{"revision": revision, "kind": "state"}],
         )
+        self.fresh_at = revision
 
     # --- writing --------------------------------------------------------------------
+    def write_chunks(
+        self, doc: Document, chunks: list[Chunk], vectors: list[list[float]], collection=None
+    ) -> None:
+        """Upsert chunk vectors, into the chunks collection unless another is given."""
+        target = self.chunks if collection is None else collection
+        batch = max(1, self.client.get_max_batch_size())
+        for i in range(0, len(chunks), batch):
+            part = chunks[i : i + batch]
+            target.upsert(
+                ids=[c.chunk_id for c in part],
+                embeddings=vectors[i : i + batch],
+                documents=[c.text for c in part],
+                metadatas=[_chunk_metadata(doc, c) for c in part],
+            )
+
     def add_document(
         self,
         doc: Document,
@@ -122,15 +191,7 @@ class ArticleStore:
         sources: list[str] | None = None,
     ) -> None:
         """Write chunks, then the article record that makes them visible."""
-        batch = max(1, self.client.get_max_batch_size())
-        for i in range(0, len(chunks), batch):
-            part = chunks[i : i + batch]
-            self.chunks.upsert(
-                ids=[c.chunk_id for c in part],
-                embeddings=vectors[i : i + batch],
-                documents=[c.text for c in part],
-                metadatas=[_chunk_metadata(doc, c) for c in part],
-            )
+        self.write_chunks(doc, chunks, vectors)
         self.docs.upsert(
             ids=[doc.doc_id],
             embeddings=[[1.0]],
@@ -143,18 +204,24 @@ class ArticleStore:
         """Remove the record first (readers stop seeing it), then its chunks."""
         existed = bool(self.docs.get(ids=[doc_id], include=[])["ids"])
         self.docs.delete(ids=[doc_id])
-        self.chunks.delete(where={"doc_id": doc_id})
         self._bump_revision()
+        self.chunks.delete(where={"doc_id": doc_id})
         return existed
 
-    def add_source(self, doc_id: str, source: str) -> None:
-        """Record another path or URL under which an indexed article was found."""
+    def set_sources(self, doc_id: str, sources: list[str]) -> None:
+        """Record the paths and URLs an article is found under (the first one is shown)."""
         record = self.docs.get(ids=[doc_id], include=["metadatas"])
-        meta = dict(record["metadatas"][0])
-        sources = json.loads(meta.get("sources", "[]"))
-        if source not in sources:
-            meta["sources"] = json.dumps([*sources, source])
-            self.docs.update(ids=[doc_id], metadatas=[meta])
+        if not record["ids"] or not sources:
+            return
+        meta = record["metadatas"][0]
+        shown = meta.get("url") or sources[0]
+        if shown != meta.get("source"):
+            ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
+            if ids:
+                self.chunks.update(ids=ids, metadatas=[{"source": shown}] * len(ids))
+        self.docs.update(
+            ids=[doc_id], metadatas=[{"source": shown, "sources": json.dumps(sources)}]
+        )
 
     def remove_orphan_chunks(self) -> int:
         """Delete chunks whose article record is missing (left by an interrupted run)."""
@@ -168,6 +235,61 @@ class ArticleStore:
         if orphans:
             self.chunks.delete(ids=orphans)
         return len(orphans)
+
+    # --- rebuilding (``reindex --rebuild``) -------------------------------------------
+    @property
+    def rebuild_name(self) -> str:
+        return self.settings.collection + REBUILD_SUFFIX
+
+    def _collection_names(self) -> set[str]:
+        return {getattr(c, "name", c) for c in self.client.list_collections()}
+
+    def new_rebuild_collection(self):
+        """An empty chunks collection for the current model (a leftover one is dropped)."""
+        if self.rebuild_name in self._collection_names():
+            self.client.delete_collection(self.rebuild_name)
+        return self.client.create_collection(
+            self.rebuild_name,
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine", **self._model_metadata()},
+        )
+
+    def swap_in_rebuild(self) -> None:
+        """Make the rebuilt collection the chunks collection.
+
+        Marked complete first; every later step can be repeated, so a rebuild killed during
+        the swap is finished the next time the index is opened.
+        """
+        rebuilt = self.client.get_collection(self.rebuild_name, embedding_function=None)
+        meta = {k: v for k, v in (rebuilt.metadata or {}).items() if not k.startswith("hnsw:")}
+        if not meta.get(REBUILD_DONE):
+            rebuilt.modify(metadata={**meta, REBUILD_DONE: True})
+        meta.pop(REBUILD_DONE, None)
+        counts = _count_by_doc(rebuilt)
+        docs = self.client.get_or_create_collection(
+            f"{self.settings.collection}-docs", embedding_function=None
+        )
+        ids = [i for i in docs.get(include=[])["ids"] if i != STATE_ID]
+        if ids:
+            docs.update(ids=ids, metadatas=[{"chunks": counts.get(i, 0)} for i in ids])
+        if self.settings.collection in self._collection_names():
+            self.client.delete_collection(self.settings.collection)
+        rebuilt.modify(name=self.settings.collection)
+        rebuilt.modify(metadata=meta)
+        self._bind()
+        self._bump_revision()
+
+    def _finish_interrupted_rebuild(self) -> None:
+        if self.rebuild_name not in self._collection_names():
+            return
+        rebuilt = self.client.get_collection(self.rebuild_name, embedding_function=None)
+        if not (rebuilt.metadata or {}).get(REBUILD_DONE):
+            return  # not complete: the next `reindex --rebuild` starts over
+        try:
+            with writer_lock(Path(self.settings.index_dir)):
+                self.swap_in_rebuild()
+        except IndexBusyError:
+            pass  # the writer that holds the lock is finishing it
 
     # --- reading --------------------------------------------------------------------
     def committed_ids(self) -> set[str]:
@@ -204,8 +326,9 @@ class ArticleStore:
     def chunk_count(self) -> int:
         return self.chunks.count()
 
-    def all_chunks(self) -> list[StoredChunk]:
-        """Every chunk's text and metadata (for building the lexical index)."""
+    def all_chunks(self, doc_ids: set[str] | None = None) -> list[StoredChunk]:
+        """Every chunk's text and metadata (for building the lexical index), or only the
+        chunks of ``doc_ids``."""
         out: list[StoredChunk] = []
         total, page = self.chunks.count(), 5000
         for offset in range(0, total, page):
@@ -213,8 +336,13 @@ class ArticleStore:
             out += [
                 StoredChunk(i, t, m)
                 for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+                if doc_ids is None or m.get("doc_id") in doc_ids
             ]
         return out
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Number of stored chunks per doc id (orphans included)."""
+        return _count_by_doc(self.chunks)
 
     def get_chunks(self, chunk_ids: list[str]) -> list[StoredChunk]:
         got = self.chunks.get(ids=chunk_ids, include=["documents", "metadatas"])
@@ -235,6 +363,14 @@ class ArticleStore:
         return [
             StoredChunk(d.id, d.page_content, d.metadata, 1.0 - float(dist)) for d, dist in hits
         ]
+
+
+def _count_by_doc(collection) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for meta in collection.get(include=["metadatas"])["metadatas"]:
+        doc_id = (meta or {}).get("doc_id", "")
+        counts[doc_id] = counts.get(doc_id, 0) + 1
+    return counts
 
 
 def _chunk_metadata(doc: Document, chunk: Chunk) -> dict[str, Any]:

@@ -72,3 +72,13 @@ def seed_copy(seed_index_dir, tmp_path):
     target = tmp_path / "index"
     shutil.copytree(seed_index_dir, target)
     return target
+
+
+@pytest.fixture(scope="module")
+def seed_app(seed_index_dir, embedder, tmp_path_factory):
+    """The web app over a private copy of the seed index, shared by one test module."""
+    from .app_server import copy_index, running_app
+
+    index = copy_index(seed_index_dir, tmp_path_factory.mktemp("app") / "index")
+    with running_app(index, embedder) as app:
+        yield app

@@ -5,11 +5,11 @@ import pytest
 from assistant.ingest import (
     IngestError,
     content_id,
-    load_paths,
     parse_html,
     parse_text,
     split_paragraphs,
 )
+from assistant.inputs import load_paths
 
 from .conftest import SEED_FILE
 
