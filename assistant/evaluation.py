@@ -29,7 +29,14 @@ from .ingest import SUPPORTED_SUFFIXES
 from .schema import Answer
 
 HIT_KS = (1, 3, 5, 10)
-INDEX_MODULES = ("ingest.py", "chunking.py", "indexer.py", "store.py", "embeddings.py")
+INDEX_MODULES = (
+    "ingest.py",
+    "formats.py",
+    "chunking.py",
+    "indexer.py",
+    "store.py",
+    "embeddings.py",
+)
 INDEX_SETTINGS = (
     "embedding_model",
     "max_chunk_tokens",
