@@ -1,4 +1,5 @@
-"""Command line: ``assistant index|reindex|ask|sources|remove|serve`` (thin over ``Assistant``)."""
+"""Command line: ``assistant index|reindex|ask|sources|remove|eval|serve`` (thin over
+``Assistant``)."""
 
 from __future__ import annotations
 
@@ -252,6 +253,48 @@ def remove(
         typer.echo(f"removed {len(removed)} article(s): {', '.join(removed)}")
     else:
         raise _fail(f"no indexed article matches {source_or_id!r}")
+
+
+@app.command(name="eval")
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help='JSONL of {"id", "question", "answer"}.')],
+    corpus: Annotated[Path, typer.Option("--corpus", help="Folder of articles to index.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the reports.")] = Path(
+        "eval-results"
+    ),
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Index cache (default OUT/cache).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Report file name (default: questions stem).")
+    ] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Passages given to the answerer.")] = None,
+    answerer: Annotated[str | None, typer.Option("--answerer")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Index a corpus (or reuse its cached index), ask every question and report metrics."""
+    from .eval_report import format_summary, write_outputs
+    from .evaluation import EvalError, run_eval
+
+    try:
+        import matplotlib  # noqa: F401  (checked first: the plot is written last)
+    except ImportError:
+        raise _fail("the eval plot needs matplotlib: pip install -e '.[eval]'") from None
+    try:
+        settings = load_settings(k=k, answerer=answerer)
+        run = run_eval(questions, corpus, settings, cache_dir or out / "cache", progress=_note)
+    except (EvalError, SettingsError, RuntimeError) as exc:
+        raise _fail(str(exc)) from exc
+    paths = write_outputs(run, out, name or questions.stem)
+    if as_json:
+        typer.echo(json.dumps({"summary": run.summary, "outputs": paths}))
+    else:
+        typer.echo(format_summary(run.summary))
+        typer.echo("reports: " + ", ".join(paths.values()))
+
+
+def _note(message: str) -> None:
+    typer.echo(message, err=True)
 
 
 @app.command()
