@@ -175,6 +175,11 @@ def name_groups(question: str) -> list[str]:
 
 def names_found(names: list[str], text: str) -> int:
     """How many of ``names`` occur in ``text``: every word of a name, anywhere in it."""
-    words = set(_NAME_TOKEN.findall(text.lower()))
-    words |= {w.strip("'’.-") for w in words}
-    return sum(all(w in words for w in name.lower().split()) for name in names)
+    words = {_name_word(w) for w in _NAME_TOKEN.findall(text)}
+    return sum(all(_name_word(w) in words for w in name.split()) for name in names)
+
+
+def _name_word(word: str) -> str:
+    """A word as names are compared: lower case, no dots ("U.S." is "us"), no possessive."""
+    word = word.lower().replace(".", "").strip("'’-")
+    return re.sub(r"['’]s$", "", word)
