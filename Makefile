@@ -32,6 +32,10 @@ $(VENV)/.dev-installed: $(VENV)/.installed
 		{ ! grep . ; } || { echo "pip check found broken requirements" >&2; exit 1; }
 	touch $@
 
+$(VENV)/.eval-installed: $(VENV)/.installed
+	$(PIP) install --quiet -e ".[eval]"
+	touch $@
+
 install: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
 
@@ -55,6 +59,13 @@ format: dev
 # 2 idle cores the first time, less once bench-results/ caches the larger corpora.
 bench: install
 	$(PY) -m benchmarks --eval-dir $(EVAL_DIR) $(BENCH_ARGS)
+
+# Answer quality on real news (shared/ lies beside the checkout). The index is cached in
+# eval-results/cache/ by corpus content and indexing settings; reports go to eval-results/.
+EVAL_DIR ?= ../shared/eval/realtimeqa-dev
+eval: $(VENV)/.eval-installed
+	$(VENV)/bin/assistant eval $(EVAL_DIR)/questions.jsonl --corpus $(EVAL_DIR)/articles \
+		--name realtimeqa-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,10 +1,12 @@
 """The extractive answerer: answers only with sentences copied from retrieved passages.
 
 Each candidate sentence is scored against the question by embedding similarity and
-content-word overlap. The best ones form the answer, each followed by its marker, and
-each marker resolves to a typed citation with the sentence's exact document offsets.
-When no sentence is close enough, or the question's key names are absent from every
-passage, it abstains instead of guessing.
+content-word overlap, raised when it holds a candidate of the asked answer type (a name
+for "Which team ...?", a number for "How many ...?") and lowered when it only restates
+the question. The best ones form the answer, each followed by its marker, and each
+marker resolves to a typed citation with the sentence's exact document offsets. When no
+sentence is close enough, or most of the names the question is about are absent from
+every passage, it abstains instead of guessing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 from langchain_core.documents import Document as LCDocument
 
+from .query import analyse, has_typed_candidate, name_groups, names_found
 from .schema import Answer, AnswerSentence, Citation
 
 _TOKEN = re.compile(r"[\w'’-]+")
@@ -34,6 +37,16 @@ _QUESTION_WORDS = frozenset(
     "tell".split()
 )
 _MIN_WORDS = 4
+# A sentence holding a candidate of the asked type (see ``query``) gains this much; one
+# that adds fewer than _MIN_NEW_TERMS content words to the question (it restates the
+# question, as quiz pages and headlines do) loses _RESTATEMENT_PENALTY.
+_TYPE_BONUS = 0.1
+_RESTATEMENT_PENALTY = 0.2
+_MIN_NEW_TERMS = 2
+# Answer sentences after the first must score at least this share of the best one.
+_RELATIVE_SUPPORT = 0.7
+# Abstain when fewer than this share of the question's names occur in the passages.
+_MIN_NAME_COVERAGE = 0.75
 
 
 @lru_cache(maxsize=1)
@@ -129,7 +142,8 @@ class ExtractiveAnswerer:
         self.related = related
 
     def score(self, question: str, candidates: list[Candidate]) -> None:
-        """Set each candidate's score: 0.6 cosine + 0.4 question-term coverage."""
+        """Set each candidate's score: 0.6 cosine + 0.4 question-term coverage, plus a
+        bonus for a candidate of the asked answer type, minus a penalty for restating."""
         if not candidates:
             return
         vectors = np.asarray(
@@ -137,9 +151,19 @@ class ExtractiveAnswerer:
         )
         cosines = vectors[1:] @ vectors[0]
         q_terms = content_terms(question)
+        kind = analyse(question).answer_type
         for cand, cos in zip(candidates, cosines, strict=True):
-            coverage = len(q_terms & content_terms(cand.text)) / len(q_terms) if q_terms else 0.0
-            cand.score = 0.6 * float(cos) + 0.4 * coverage + 0.02 / (1 + cand.rank)
+            terms = content_terms(cand.text)
+            coverage = len(q_terms & terms) / len(q_terms) if q_terms else 0.0
+            typed = has_typed_candidate(cand.text, kind, question)
+            restates = len(terms - q_terms) < _MIN_NEW_TERMS
+            cand.score = (
+                0.6 * float(cos)
+                + 0.4 * coverage
+                + _TYPE_BONUS * typed
+                - _RESTATEMENT_PENALTY * restates
+                + 0.02 / (1 + cand.rank)
+            )
 
     def candidates(self, passages: list[LCDocument]) -> list[Candidate]:
         seen: set[str] = set()
@@ -180,20 +204,18 @@ class ExtractiveAnswerer:
     def _should_abstain(self, question: str, passages: list[LCDocument], best: Candidate) -> bool:
         if best.score < self.min_support:
             return True
-        names = key_names(question)
+        names = name_groups(question)
         if not names:
             return False
-        haystack = " ".join(
-            f"{p.metadata.get('title', '')} {p.page_content}" for p in passages
-        ).lower()
-        found = sum(1 for n in names if n.lower() in haystack)
-        return found / len(names) < 0.5
+        haystack = " ".join(f"{p.metadata.get('title', '')} {p.page_content}" for p in passages)
+        return names_found(names, haystack) / len(names) < _MIN_NAME_COVERAGE
 
     def _select(self, ranked: list[Candidate]) -> list[Candidate]:
         best = ranked[0].score
         chosen = [ranked[0]]
         for cand in ranked[1:]:
-            if len(chosen) >= self.max_sentences or cand.score < max(self.min_support, 0.8 * best):
+            floor = max(self.min_support, _RELATIVE_SUPPORT * best)
+            if len(chosen) >= self.max_sentences or cand.score < floor:
                 break
             if all(content_terms(cand.text) - content_terms(c.text) for c in chosen):
                 chosen.append(cand)

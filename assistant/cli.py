@@ -1,4 +1,5 @@
-"""Command line: ``assistant index|reindex|ask|sources|remove|serve`` (thin over ``Assistant``)."""
+"""Command line: ``assistant index|reindex|ask|sources|remove|eval|serve`` (thin over
+``Assistant``)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _assistant(**overrides):
 
     try:
         return Assistant(load_settings(**overrides))
-    except (SettingsError, RuntimeError) as exc:
+    except (ValueError, RuntimeError) as exc:  # bad settings, unknown answerer, missing model
         raise _fail(str(exc)) from exc
 
 
@@ -152,7 +153,17 @@ def ask(
         Path | None, typer.Option("--questions", help='JSONL of {"question": ...}.')
     ] = None,
     k: Annotated[int | None, typer.Option("--k", help="Passages to retrieve.")] = None,
-    answerer: Annotated[str | None, typer.Option("--answerer")] = None,
+    answerer: Annotated[
+        str | None, typer.Option("--answerer", help="extractive, llamacpp or openai.")
+    ] = None,
+    model_path: Annotated[
+        str | None, typer.Option("--model-path", help="GGUF file for llamacpp.")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="OpenAI-compatible API for openai.")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model name for openai.")] = None,
+    stream: Annotated[bool, typer.Option("--stream", help="Print the answer as written.")] = False,
     index_dir: IndexDir = None,
     chroma_url: ChromaUrl = None,
     as_json: AsJson = False,
@@ -160,10 +171,20 @@ def ask(
     """Answer a question (or every question of a JSONL file) with citations."""
     if (question is None) == (questions is None):
         raise _fail("give a QUESTION or --questions FILE, not both or neither")
-    assistant = _assistant(index_dir=index_dir, chroma_url=chroma_url, k=k, answerer=answerer)
+    if stream and as_json:
+        raise _fail("--stream prints text as it comes; it cannot be combined with --json")
+    assistant = _assistant(
+        index_dir=index_dir,
+        chroma_url=chroma_url,
+        k=k,
+        answerer=answerer,
+        llm_model_path=model_path,
+        llm_base_url=base_url,
+        llm_model=model,
+    )
     for q in [question] if question else _read_questions(questions):
         try:
-            answer = assistant.ask(q)
+            answer = _stream_answer(assistant, q) if stream else assistant.ask(q)
         except ValueError as exc:
             raise _fail(str(exc)) from exc
         typer.echo(
@@ -171,6 +192,18 @@ def ask(
             if as_json
             else format_answer(answer) + ("\n" if questions else "")
         )
+
+
+def _stream_answer(assistant, question: str) -> Answer:
+    """Print text deltas as they come; the verified answer is printed after them."""
+    answer = None
+    for event in assistant.ask_stream(question):
+        if isinstance(event, Answer):
+            answer = event
+        else:
+            typer.echo(event, nl=False)
+    typer.echo("\n\n--- verified answer ---")
+    return answer
 
 
 def _read_questions(path: Path):
@@ -220,6 +253,48 @@ def remove(
         typer.echo(f"removed {len(removed)} article(s): {', '.join(removed)}")
     else:
         raise _fail(f"no indexed article matches {source_or_id!r}")
+
+
+@app.command(name="eval")
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help='JSONL of {"id", "question", "answer"}.')],
+    corpus: Annotated[Path, typer.Option("--corpus", help="Folder of articles to index.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the reports.")] = Path(
+        "eval-results"
+    ),
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Index cache (default OUT/cache).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Report file name (default: questions stem).")
+    ] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Passages given to the answerer.")] = None,
+    answerer: Annotated[str | None, typer.Option("--answerer")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Index a corpus (or reuse its cached index), ask every question and report metrics."""
+    from .eval_report import format_summary, write_outputs
+    from .evaluation import EvalError, run_eval
+
+    try:
+        import matplotlib  # noqa: F401  (checked first: the plot is written last)
+    except ImportError:
+        raise _fail("the eval plot needs matplotlib: pip install -e '.[eval]'") from None
+    try:
+        settings = load_settings(k=k, answerer=answerer)
+        run = run_eval(questions, corpus, settings, cache_dir or out / "cache", progress=_note)
+    except (EvalError, SettingsError, RuntimeError) as exc:
+        raise _fail(str(exc)) from exc
+    paths = write_outputs(run, out, name or questions.stem)
+    if as_json:
+        typer.echo(json.dumps({"summary": run.summary, "outputs": paths}))
+    else:
+        typer.echo(format_summary(run.summary))
+        typer.echo("reports: " + ", ".join(paths.values()))
+
+
+def _note(message: str) -> None:
+    typer.echo(message, err=True)
 
 
 @app.command()

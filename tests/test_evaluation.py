@@ -1,0 +1,147 @@
+"""The evaluation harness: scoring rules, the index cache, and the seed-set targets."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.cli import app
+from assistant.eval_report import markdown_report, write_outputs
+from assistant.evaluation import (
+    EvalError,
+    QuestionResult,
+    contains_gold,
+    index_key,
+    load_questions,
+    run_eval,
+    summarise,
+)
+
+from .conftest import ROOT, SEEDS
+
+SEED_QUESTIONS = ROOT / "tests" / "seed_questions.jsonl"
+
+
+def _result(**fields) -> QuestionResult:
+    base = dict(
+        id="q",
+        question="?",
+        gold="x",
+        unanswerable=False,
+        abstained=False,
+        answer="",
+        retrieval_rank=None,
+        citation_hit=False,
+        answer_hit=False,
+        quotes=1,
+        quotes_verbatim=1,
+        latency_ms=10.0,
+    )
+    return QuestionResult(**{**base, **fields})
+
+
+@pytest.mark.parametrize(
+    ("text", "gold", "expected"),
+    [
+        ("It was won by the New  York\nYankees.", "new york yankees", True),
+        ("the book “Hillbilly Elegy” sold well", '"Hillbilly Elegy"', True),
+        ("I’m a Celebrity… Get Me Out of Here!", "I'm a Celebrity... get me out of here!", True),
+        ("New Yorkers voted", "New York Yankees", False),
+        ("anything", "   ", False),
+    ],
+)
+def test_gold_matching_is_case_space_and_quote_normalised(text, gold, expected):
+    assert contains_gold(text, gold) is expected
+
+
+def test_summary_counts_hits_abstentions_and_fidelity():
+    results = [
+        _result(retrieval_rank=1, citation_hit=True, answer_hit=True, latency_ms=10),
+        _result(retrieval_rank=4, citation_hit=True, latency_ms=20),
+        _result(abstained=True, quotes=0, quotes_verbatim=0, latency_ms=30),
+        _result(unanswerable=True, abstained=True, quotes=0, quotes_verbatim=0, latency_ms=40),
+        _result(unanswerable=True, quotes=2, quotes_verbatim=1, latency_ms=50),
+    ]
+    s = summarise(results)
+    assert (s["answerable"], s["unanswerable"]) == (3, 2)
+    assert s["hit_at"] == {"1": 0.3333, "3": 0.3333, "5": 0.6667, "10": 0.6667}
+    assert (s["citation_hit"], s["answer_hit"]) == (0.6667, 0.3333)
+    assert (s["unanswerable_declined"], s["answerable_declined"]) == (0.5, 0.3333)
+    assert s["quote_fidelity"] == 0.75
+    assert s["latency_ms"]["p50"] == 30.0
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("not json", "not valid JSON"),
+        ('["a list"]', "expected a JSON object"),
+        ('{"id": "1", "question": "Who?"}', "missing or empty answer"),
+    ],
+)
+def test_bad_question_lines_name_the_line(tmp_path, line, message):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "0", "question": "Who?", "answer": "x"}\n\n' + line + "\n")
+    with pytest.raises(EvalError, match=f"q.jsonl:3: {message}"):
+        load_questions(path)
+
+
+def test_duplicate_ids_are_rejected(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "a", "question": "Who?", "answer": "x"}\n' * 2)
+    with pytest.raises(EvalError, match="duplicate id 'a'"):
+        load_questions(path)
+
+
+def test_index_key_follows_corpus_and_indexing_settings(tmp_path, make_settings):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Title\nSome text about a mayor.\n")
+    settings = make_settings()
+    key = index_key(corpus, settings)
+    assert index_key(corpus, make_settings(k=9)) == key  # k only shapes answering
+    assert index_key(corpus, make_settings(max_chunk_tokens=100)) != key
+    (corpus / "a.txt").write_text("Title\nSome text about a governor.\n")
+    assert index_key(corpus, settings) != key
+
+
+def test_cli_rejects_bad_inputs_before_indexing(tmp_path):
+    runner = CliRunner()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = [
+        ([str(tmp_path / "missing.jsonl"), "--corpus", str(SEEDS)], "cannot read"),
+        ([str(SEED_QUESTIONS), "--corpus", str(empty)], "holds no supported article files"),
+        ([str(SEED_QUESTIONS), "--corpus", str(tmp_path / "nope")], "is not a folder"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["eval", *args, "--out", str(tmp_path / "out")])
+        assert result.exit_code == 2
+        assert message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_seed_set_meets_its_targets_and_reuses_the_index(tmp_path, make_settings, embedder):
+    settings = make_settings()
+    cache = tmp_path / "cache"
+    run = run_eval(SEED_QUESTIONS, SEEDS, settings, cache, embedder=embedder)
+    s = run.summary
+    assert s["answerable"] >= 15 and s["unanswerable"] >= 4
+    missed = [r.id for r in run.results if not r.unanswerable and not r.citation_hit]
+    answered = [r.id for r in run.results if r.unanswerable and not r.abstained]
+    declined = [r.id for r in run.results if not r.unanswerable and r.abstained]
+    assert (missed, answered, declined) == ([], [], [])
+    assert s["quote_fidelity"] == 1.0
+    assert not s["run"]["index_reused"]
+
+    again = run_eval(SEED_QUESTIONS, SEEDS, settings, cache, embedder=embedder)
+    assert again.summary["run"]["index_reused"]
+    assert [r.cited for r in again.results] == [r.cited for r in run.results]
+
+    paths = write_outputs(run, tmp_path / "out", "seed")
+    payload = json.loads((tmp_path / "out" / "seed.json").read_text())
+    assert payload["summary"]["citation_hit"] == 1.0 and len(payload["results"]) == len(run.results)
+    assert Path(paths["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| citation hit | 1.00 |" in markdown_report(run)

@@ -1,0 +1,55 @@
+"""Question analysis: focus sentence, answer type, typed candidates and names (pure logic)."""
+
+import pytest
+
+from assistant.query import (
+    answer_type,
+    has_typed_candidate,
+    name_groups,
+    names_found,
+    question_focus,
+)
+
+
+def test_focus_is_the_asking_sentence_of_a_quiz_question():
+    q = "The Astros threw the second no-hitter in Game 4. Which team had the first?"
+    assert question_focus(q) == "Which team had the first?"
+    assert question_focus("Who won?") == "Who won?"
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Which team had the first?", "named"),
+        ("Which tech giant announced the delay?", "named"),
+        ("In which key state did Democrats flip a seat?", "place"),
+        ("Which of the following high-profile figures will skip Cop27?", "person"),
+        ("Who plays Princess Diana in the series?", "person"),
+        ("Approximately how many employees were affected?", "number"),
+        ("What percentage of the vote did she win?", "percent"),
+        ("When did Pelosi first become speaker?", "date"),
+        ("What did the committee say about the toys?", "any"),
+        ("What do the United States and its allies accuse Pyongyang of?", "any"),
+    ],
+)
+def test_answer_type(question, kind):
+    assert answer_type(question) == kind
+
+
+def test_typed_candidate_must_be_new_to_the_question():
+    q = "How many employees did Meta lay off in 2022?"
+    assert has_typed_candidate("Meta laid off about 11,000 employees.", "number", q)
+    assert not has_typed_candidate("Meta announced layoffs in 2022.", "number", q)
+    assert has_typed_candidate("She won 59% of the vote.", "percent", "What percentage?")
+    assert not has_typed_candidate("Anything at all.", "any", "What?")
+
+
+def test_name_groups_join_runs_and_drop_question_words_and_possessives():
+    q = "What did Japan's prime minister say about the pact between Russia and North Korea?"
+    assert name_groups(q) == ["Japan", "Russia", "North Korea"]
+    assert name_groups("Who won the 2022 FIFA World Cup on Sunday?") == ["FIFA World Cup"]
+
+
+def test_names_found_needs_every_word_of_a_name():
+    text = "North Korea and Russia signed it; the union of European states objected."
+    assert names_found(["North Korea", "European Union", "Japan"], text) == 2
