@@ -5,8 +5,6 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
-# The realtimeqa-dev articles and questions (`make bench`); BENCH_ARGS=--quick for a short run.
-EVAL_DIR ?= ../shared/eval/realtimeqa-dev
 BENCH_ARGS ?=
 LINTED := assistant tests benchmarks app.py
 
@@ -55,8 +53,9 @@ format: dev
 	$(VENV)/bin/ruff format $(LINTED)
 	$(VENV)/bin/ruff check --fix $(LINTED)
 
-# Performance figures next to their targets (not part of `make test`); about 15 minutes on
-# 2 idle cores the first time, less once bench-results/ caches the larger corpora.
+# Performance figures next to their targets, on $(EVAL_DIR) (below); not part of `make test`.
+# About 20 minutes on 2 idle cores the first time (bench-results/ then caches the large
+# corpora); BENCH_ARGS=--quick for a short run.
 bench: install
 	$(PY) -m benchmarks --eval-dir $(EVAL_DIR) $(BENCH_ARGS)
 
