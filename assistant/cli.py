@@ -40,7 +40,7 @@ def _assistant(**overrides):
 
     try:
         return Assistant(load_settings(**overrides))
-    except (SettingsError, RuntimeError) as exc:
+    except (ValueError, RuntimeError) as exc:  # bad settings, unknown answerer, missing model
         raise _fail(str(exc)) from exc
 
 
@@ -153,7 +153,17 @@ def ask(
         Path | None, typer.Option("--questions", help='JSONL of {"question": ...}.')
     ] = None,
     k: Annotated[int | None, typer.Option("--k", help="Passages to retrieve.")] = None,
-    answerer: Annotated[str | None, typer.Option("--answerer")] = None,
+    answerer: Annotated[
+        str | None, typer.Option("--answerer", help="extractive, llamacpp or openai.")
+    ] = None,
+    model_path: Annotated[
+        str | None, typer.Option("--model-path", help="GGUF file for llamacpp.")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="OpenAI-compatible API for openai.")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model name for openai.")] = None,
+    stream: Annotated[bool, typer.Option("--stream", help="Print the answer as written.")] = False,
     index_dir: IndexDir = None,
     chroma_url: ChromaUrl = None,
     as_json: AsJson = False,
@@ -161,10 +171,20 @@ def ask(
     """Answer a question (or every question of a JSONL file) with citations."""
     if (question is None) == (questions is None):
         raise _fail("give a QUESTION or --questions FILE, not both or neither")
-    assistant = _assistant(index_dir=index_dir, chroma_url=chroma_url, k=k, answerer=answerer)
+    if stream and as_json:
+        raise _fail("--stream prints text as it comes; it cannot be combined with --json")
+    assistant = _assistant(
+        index_dir=index_dir,
+        chroma_url=chroma_url,
+        k=k,
+        answerer=answerer,
+        llm_model_path=model_path,
+        llm_base_url=base_url,
+        llm_model=model,
+    )
     for q in [question] if question else _read_questions(questions):
         try:
-            answer = assistant.ask(q)
+            answer = _stream_answer(assistant, q) if stream else assistant.ask(q)
         except ValueError as exc:
             raise _fail(str(exc)) from exc
         typer.echo(
@@ -172,6 +192,18 @@ def ask(
             if as_json
             else format_answer(answer) + ("\n" if questions else "")
         )
+
+
+def _stream_answer(assistant, question: str) -> Answer:
+    """Print text deltas as they come; the verified answer is printed after them."""
+    answer = None
+    for event in assistant.ask_stream(question):
+        if isinstance(event, Answer):
+            answer = event
+        else:
+            typer.echo(event, nl=False)
+    typer.echo("\n\n--- verified answer ---")
+    return answer
 
 
 def _read_questions(path: Path):

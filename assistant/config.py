@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ASSISTANT_"
@@ -32,7 +32,11 @@ class Settings(BaseSettings):
 
     embedding_model: str = DEFAULT_MODEL
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    embed_batch_size: int = Field(64, ge=1, le=4096)
+    embed_batch_size: int = Field(64, ge=1, le=4096, description="raised to 256 on a GPU")
+    torch_threads: int = Field(0, ge=0, le=512, description="encoder CPU threads; 0: torch's")
+    index_batch_chunks: int = Field(
+        256, ge=1, le=100_000, description="chunks embedded and committed in one step"
+    )
     max_chunk_tokens: int = Field(200, ge=32, le=256)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
 
@@ -45,6 +49,26 @@ class Settings(BaseSettings):
     answerer: str = "extractive"
     max_answer_sentences: int = Field(3, ge=1, le=10)
     min_support: float = Field(0.35, ge=0.0, le=1.0)
+
+    # LLM answerers (``answerer`` = llamacpp | openai); see assistant/llm.py
+    llm_model_path: str = Field("", description="GGUF file for llamacpp; empty: bundled SmolLM2")
+    llm_threads: int | None = Field(None, ge=1, le=256, description="llamacpp CPU threads")
+    llm_gpu_layers: int = Field(0, ge=-1, description="llamacpp layers on the GPU (-1: all)")
+    llm_base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible API")
+    llm_model: str = Field("default", description="model name sent to the openai backend")
+    llm_api_key_env: str = Field("OPENAI_API_KEY", description="env var holding the API key")
+    llm_context_tokens: int = Field(2048, ge=256, le=1_000_000, description="model context")
+    llm_max_tokens: int = Field(256, ge=8, le=32_768, description="tokens the model may write")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    llm_timeout_s: float = Field(120.0, gt=0, description="whole answer, else extractive")
+    llm_min_support: float = Field(0.6, ge=0.0, le=1.0, description="verifier threshold")
+    llm_unsupported: Literal["mark", "drop"] = Field(
+        "drop", description="unsupported model sentences: dropped, or shown marked"
+    )
+    llm_cite_unmarked: bool = Field(
+        False, description="verifier cites the best passage for sentences without markers"
+    )
+    prompts_dir: Path | None = Field(None, description="prompt files; empty: prompts/")
 
     max_file_bytes: int = Field(20 * 1024 * 1024, ge=1, description="cap per file or URL")
     fetch_timeout_s: float = Field(20.0, gt=0, le=600, description="per URL download")
@@ -69,10 +93,19 @@ class Settings(BaseSettings):
         """The folder articles added through the web UI are written to."""
         return Path(self.uploads_dir or Path(self.index_dir) / "uploads")
 
-    @field_validator("chroma_url", "uploads_dir", "auth", mode="before")
+    @field_validator("chroma_url", "uploads_dir", "auth", "prompts_dir", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return value or None
+
+    @model_validator(mode="after")
+    def _reply_fits_context(self) -> Settings:
+        if self.llm_max_tokens >= self.llm_context_tokens:
+            raise ValueError(
+                f"llm_max_tokens ({self.llm_max_tokens}) must be below llm_context_tokens "
+                f"({self.llm_context_tokens}): the passages need room too"
+            )
+        return self
 
 
 def _reject_unknown_env() -> None:

@@ -21,15 +21,14 @@ from pathlib import Path
 from .chunking import chunk_document, embedding_text
 from .ingest import LoadResult
 from .inputs import load_inputs, plan_inputs
+from .lexical import update_lexical
 from .locks import IndexBusyError, writer_lock
-from .retrieval import save_current_lexical
 from .schema import Chunk, Document, FileError, IndexReport
-from .store import ArticleStore
+from .store import ArticleStore, NewDocument
 
 __all__ = ["IndexBusyError", "IndexRun", "index_paths", "rebuild_lexical_if_changed"]
 
 Progress = Callable[[int, int, str], None]
-_FLUSH_CHUNKS = 256
 _LINE = re.compile(r"#L\d+$")
 
 
@@ -120,18 +119,22 @@ class IndexRun:
             self.report.unchanged += 1
         else:
             self.report.added += 1
-        if sum(len(p.chunks) for p in self.pending) >= _FLUSH_CHUNKS:
+        if sum(len(p.chunks) for p in self.pending) >= self.store.settings.index_batch_chunks:
             self.flush()
 
     def flush(self) -> None:
-        """Embed all pending chunks in one batch, then commit article by article."""
+        """Embed all pending chunks in one batch, then write them in one store call."""
         if not self.pending:
             return
         vectors = embed_pending(self.store.embedder, self.pending)
-        for item, item_vectors in zip(self.pending, vectors, strict=True):
-            doc_id = item.doc.doc_id
-            self.store.add_document(item.doc, item.chunks, item_vectors, self.sources[doc_id])
-            self.committed.add(doc_id)
+        self.store.add_documents(
+            [
+                NewDocument(item.doc, item.chunks, item_vectors, self.sources[item.doc.doc_id])
+                for item, item_vectors in zip(self.pending, vectors, strict=True)
+            ]
+        )
+        for item in self.pending:
+            self.committed.add(item.doc.doc_id)
             self.report.chunks += len(item.chunks)
         self.pending.clear()
 
@@ -146,12 +149,14 @@ class IndexRun:
             for doc_id in list(self.by_source.get(source, ())):
                 self._unlink(source, doc_id)
                 self.dropped.add(doc_id)
+        orphaned = []
         for doc_id in sorted(self.changed):
             if self.sources.get(doc_id):
                 self.store.set_sources(doc_id, self.sources[doc_id])
             else:
-                self.store.remove_document(doc_id)
+                orphaned.append(doc_id)
                 self.report.removed += doc_id in self.dropped
+        self.store.remove_documents(orphaned)
         return self.report
 
     def _stale_sources(self, sync_folders: list[str], read: set[str]) -> list[str]:
@@ -202,6 +207,7 @@ def index_paths(
     return report
 
 
-def rebuild_lexical_if_changed(store: ArticleStore, before: int) -> None:
-    """Save a BM25 index for the store's current revision if it moved past ``before``."""
-    save_current_lexical(store, force=store.revision() != before)
+def rebuild_lexical_if_changed(store: ArticleStore, before: int | None = None) -> None:
+    """Bring the saved BM25 index up to the store's current revision, reading only the
+    articles added or removed since the saved copy. (``before`` is no longer needed.)"""
+    update_lexical(store)

@@ -13,7 +13,8 @@ from pathlib import Path
 from .chunking import chunk_document
 from .config import Settings
 from .embeddings import get_embedder
-from .indexer import Pending, Progress, embed_pending, rebuild_lexical_if_changed
+from .indexer import Pending, Progress, embed_pending
+from .lexical import rebuild_lexical
 from .locks import writer_lock
 from .schema import IndexReport
 from .store import ArticleStore
@@ -29,7 +30,6 @@ def rebuild_index(
     with writer_lock(Path(settings.index_dir)):
         store = ArticleStore(settings, embedder, check_model=False)
         store.remove_orphan_chunks()
-        before = store.revision()
         target = store.new_rebuild_collection()
         report = IndexReport()
         ids = sorted(store.committed_ids())
@@ -50,7 +50,7 @@ def rebuild_index(
         report.chunks += _write(store, target, pending)
         store.swap_in_rebuild()
         report.updated = len(ids)
-        rebuild_lexical_if_changed(store, before)
+        rebuild_lexical(store)  # every chunk is new: nothing to carry over
     return report
 
 

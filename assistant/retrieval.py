@@ -1,22 +1,18 @@
-"""Hybrid retrieval: dense (Chroma) + BM25 (bm25s), fused with reciprocal rank fusion.
+"""Hybrid retrieval: dense (Chroma) + BM25 (``lexical``), fused with reciprocal rank fusion.
 
-The BM25 index is built when articles are indexed and saved beside the vectors, tagged
-with the store's revision. A retriever reloads it whenever the revision changes (another
-process indexed something), and rebuilds it from the store if no saved copy matches,
-so every process sees the same articles.
+The BM25 index is kept up to date by the indexer and saved beside the vectors, tagged
+with the store's revision. A retriever checks the revision on every query and, when
+another process has written, reopens the store and brings its BM25 index up to date (the
+saved copy, or only the articles added or removed since), so every process answers from
+the same articles.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -25,141 +21,41 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from .config import Settings
-from .locks import lexical_save_lock
+from .lexical import (  # noqa: F401  (re-exported: the lexical side's public names)
+    LexicalIndex,
+    bm25_tokens,
+    consistent_lexical,
+    lexical_dir,
+    rebuild_lexical,
+    save_lexical,
+    saved_revision,
+    update_lexical,
+)
 from .store import ArticleStore, StoredChunk
 
 _WORD = re.compile(r"\w+")
-_SNAPSHOT_TRIES = 3
-_WRITER_SAVE_WAIT_S = 60.0
-
-
-def bm25_tokens(texts: list[str]) -> list[list[str]]:
-    """Lower-cased, stemmed words without English stop words (stateless)."""
-    import bm25s
-    import Stemmer
-
-    return bm25s.tokenize(
-        texts,
-        stopwords="en",
-        stemmer=Stemmer.Stemmer("english"),
-        return_ids=False,
-        show_progress=False,
-    )
-
-
-def lexical_dir(settings: Settings) -> Path:
-    """Where the BM25 index lives: beside the vectors, or a local cache in server mode."""
-    if not settings.chroma_url:
-        return Path(settings.index_dir) / "lexical"
-    key = hashlib.sha256(f"{settings.chroma_url}|{settings.collection}".encode()).hexdigest()[:12]
-    return Path(settings.index_dir) / "lexical-cache" / key
-
-
-class LexicalIndex:
-    """BM25 over chunk texts (title included), with stemming and stop words."""
-
-    def __init__(self, bm25, chunk_ids: list[str], revision: int):
-        self.bm25 = bm25
-        self.chunk_ids = chunk_ids
-        self.revision = revision
-
-    @classmethod
-    def build(cls, chunks: list[StoredChunk], revision: int) -> LexicalIndex:
-        """Index the given chunks (an empty list gives an index that finds nothing)."""
-        import bm25s
-
-        bm25 = None
-        if chunks:
-            texts = [f"{c.metadata.get('title', '')}\n{c.text}" for c in chunks]
-            tokens = bm25_tokens(texts)
-            bm25 = bm25s.BM25()
-            bm25.index(tokens, show_progress=False)
-        return cls(bm25, [c.chunk_id for c in chunks], revision)
-
-    def search(self, query: str, n: int) -> list[tuple[str, float]]:
-        """Best ``n`` chunk ids with a positive BM25 score."""
-        if self.bm25 is None:
-            return []
-        tokens = bm25_tokens([query])[0]
-        known = [t for t in tokens if t in self.bm25.vocab_dict]
-        if not known:
-            return []
-        docs, scores = self.bm25.retrieve(
-            [known], k=min(n, len(self.chunk_ids)), show_progress=False, n_threads=1
-        )
-        return [
-            (self.chunk_ids[int(d)], float(s))
-            for d, s in zip(docs[0], scores[0], strict=True)
-            if s > 0
-        ]
-
-    def save(self, folder: Path) -> None:
-        """Write atomically: a reader sees the old copy or the new one, never half."""
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".lexical-"))
-        if self.bm25 is not None:
-            self.bm25.save(str(tmp / "bm25"))
-        (tmp / "meta.json").write_text(
-            json.dumps({"revision": self.revision, "chunk_ids": self.chunk_ids})
-        )
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
-
-    @classmethod
-    def load(cls, folder: Path, revision: int) -> LexicalIndex | None:
-        """The saved index if it matches ``revision``, else None."""
-        import bm25s
-
-        try:
-            meta = json.loads((folder / "meta.json").read_text())
-            if meta["revision"] != revision:
-                return None
-            bm25 = bm25s.BM25.load(str(folder / "bm25")) if meta["chunk_ids"] else None
-        except (OSError, ValueError, KeyError):
-            return None
-        return cls(bm25, meta["chunk_ids"], revision)
 
 
 def consistent_view(
-    store: ArticleStore, settings: Settings, save: bool = True
-) -> tuple[int, set[str], LexicalIndex]:
+    store: ArticleStore, settings: Settings, save: bool = True, current: LexicalIndex | None = None
+) -> tuple[int, frozenset[str], LexicalIndex]:
     """Revision, committed doc ids and a BM25 index of exactly their chunks, read as one
-    snapshot: retried (a few times) while a writer moves the revision under us."""
-    folder = lexical_dir(settings)
-    for _ in range(_SNAPSHOT_TRIES):
-        revision = store.revision()
-        committed = store.committed_ids()
-        lexical = LexicalIndex.load(folder, revision)
-        built = lexical is None
-        if built:
-            lexical = LexicalIndex.build(store.all_chunks(committed), revision)
-        if store.revision() == revision:
-            break
-    if built and save:
-        save_lexical(store, lexical, wait_s=0)
-    return revision, committed, lexical
-
-
-def save_lexical(store: ArticleStore, lexical: LexicalIndex, wait_s: float) -> None:
-    """Save ``lexical`` if it still matches the store; one saver at a time."""
-    folder = lexical_dir(store.settings)
-    with lexical_save_lock(Path(store.settings.index_dir), wait_s) as locked:
-        if locked and store.revision() == lexical.revision:
-            for leftover in folder.parent.glob(".lexical-*"):  # from a killed save
-                shutil.rmtree(leftover, ignore_errors=True)
-            lexical.save(folder)
+    snapshot (see ``lexical.consistent_lexical``). With ``save``, it is saved for other
+    local processes in the background (at 100k chunks a save takes a moment, and the
+    question that found the store changed should not wait for it)."""
+    lexical = consistent_lexical(store, current)
+    if save and saved_revision(lexical_dir(settings)) != lexical.revision:
+        threading.Thread(target=save_lexical, args=(store, lexical, 0), daemon=True).start()
+    return lexical.revision, lexical.docs, lexical
 
 
 def save_current_lexical(store: ArticleStore, force: bool = False) -> None:
-    """Build and save the BM25 index of the current revision unless a saved one matches."""
-    revision = store.revision()
-    if force or LexicalIndex.load(lexical_dir(store.settings), revision) is None:
-        lexical = LexicalIndex.build(store.all_chunks(store.committed_ids()), revision)
-        save_lexical(store, lexical, wait_s=_WRITER_SAVE_WAIT_S)
+    """Bring the saved BM25 index up to the store's current revision (``force``: read
+    every chunk afresh)."""
+    if force:
+        rebuild_lexical(store)
+    else:
+        update_lexical(store)
 
 
 @dataclass
@@ -168,7 +64,7 @@ class _View:
 
     revision: int = -1
     lexical: LexicalIndex | None = None
-    committed: set[str] = field(default_factory=set)
+    committed: frozenset[str] = field(default_factory=frozenset)
 
 
 def rrf_fuse(rankings: list[tuple[list[str], float]], rrf_k: int) -> dict[str, float]:
@@ -207,7 +103,7 @@ class HybridRetriever(BaseRetriever):
             if revision != self._view.revision:
                 self.store.refresh_if_stale()
                 rev, committed, lexical = consistent_view(
-                    self.store, self.settings, save=not self.settings.chroma_url
+                    self.store, self.settings, current=self._view.lexical
                 )
                 self._view = _View(rev, lexical, committed)
             return self._view
@@ -221,9 +117,11 @@ class HybridRetriever(BaseRetriever):
         t1 = time.perf_counter()
         n = self.settings.candidates
         dense = [
-            c for c in self.store.dense_search(vector, n) if c.metadata["doc_id"] in view.committed
+            c
+            for c in self.store.dense_search(vector, n, total=len(view.lexical))
+            if c.metadata["doc_id"] in view.committed
         ]
-        lexical = view.lexical.search(query, n) if view.lexical else []
+        lexical = view.lexical.search(query, n)
         t2 = time.perf_counter()
         docs = self._fuse(query, dense, lexical, view, k)
         t3 = time.perf_counter()

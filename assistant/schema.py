@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,12 @@ class AnswerSentence(BaseModel):
     markers: list[int]
     supported: bool = True
     support_score: float = 1.0
+
+    @computed_field
+    @property
+    def unsupported(self) -> bool:
+        """The verifier found no passage backing this sentence (shown with a warning)."""
+        return not self.supported
 
 
 class Answer(BaseModel):

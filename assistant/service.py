@@ -18,7 +18,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from .answer import ExtractiveAnswerer
 from .config import Settings
-from .conversation import condense_question, suggest_questions
+from .conversation import condense_question, is_follow_up, suggest_questions
 from .embeddings import get_embedder
 from .indexer import Progress, file_of, index_paths, rebuild_lexical_if_changed
 from .locks import writer_lock
@@ -75,12 +75,14 @@ def _sentence_events(answer: Answer) -> Iterator[str | Answer]:
 class Assistant:
     """Everything a front end needs, built from one settings object."""
 
-    def __init__(self, settings: Settings, embedder=None, client=None):
+    def __init__(self, settings: Settings, embedder=None, client=None, answerer=None):
+        """``answerer`` replaces the one ``settings.answerer`` names (any object with
+        ``answer(question, passages)``; ``stream`` and ``rewrite_question`` optional)."""
         self.settings = settings
         self.embedder = embedder or get_embedder(settings)
         self.store = ArticleStore(settings, self.embedder, client)
         self.retriever = HybridRetriever(store=self.store, settings=settings, k=settings.k)
-        self.answerer = make_answerer(settings, self.embedder)
+        self.answerer = answerer or make_answerer(settings, self.embedder)
         self.chain = build_chain(self.retriever, self.answerer)
         self._answerers: dict[str, Any] = {settings.answerer: self.answerer}
         self._answerers_lock = threading.Lock()
@@ -102,8 +104,21 @@ class Assistant:
                 self._answerers[name] = make_answerer(settings, self.embedder)
             return self._answerers[name]
 
-    def condense(self, question: str, history: Sequence[str]) -> str:
-        """A follow-up rewritten as a self-contained question, using earlier questions."""
+    def condense(self, question: str, history: Sequence[str], answerer: str | None = None) -> str:
+        """A follow-up rewritten as a self-contained question, using earlier questions.
+
+        For a follow-up, an answerer with ``rewrite_question`` (the LLM ones) rewrites it
+        first; the rule-based ``condense_question`` is used when there is none, it cannot
+        be loaded, or the model's rewrite is rejected.
+        """
+        if history and is_follow_up(question):
+            try:
+                rewrite = getattr(self.answerer_for(answerer), "rewrite_question", None)
+            except (ValueError, RuntimeError):  # unknown or unavailable backend
+                rewrite = None
+            rewritten = rewrite(question, history) if rewrite else None
+            if rewritten:
+                return rewritten
         return condense_question(question, history)
 
     def check_question(self, question: str) -> str:
@@ -224,11 +239,9 @@ class Assistant:
         """Remove articles by doc id, path or URL; returns the removed ids."""
         with self._write_lock, writer_lock(self.settings.index_dir):
             self.store.refresh_if_stale()
-            before = self.store.revision()
             ids = self.match_sources(source_or_id)
-            for doc_id in ids:
-                self.store.remove_document(doc_id)
-            rebuild_lexical_if_changed(self.store, before)
+            self.store.remove_documents(ids)
+            rebuild_lexical_if_changed(self.store)
         return ids
 
     def match_sources(self, source_or_id: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 Two collections: ``<name>`` holds chunk vectors (cosine space, tagged with the embedding
 model), ``<name>-docs`` holds one record per article (full text and metadata) plus a
-``__state__`` record whose revision number changes on every write. An article counts as
+``__state__`` record whose revision token changes on every write. An article counts as
 indexed only once its record exists; its chunks are written first, so a reader that
 filters by committed ids never sees half an article.
 """
@@ -10,6 +10,7 @@ filters by committed ids never sees half an article.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,16 @@ class StoreError(RuntimeError):
 
 class ModelMismatchError(StoreError):
     """The index was built with another embedding model."""
+
+
+@dataclass
+class NewDocument:
+    """An article ready to be written: its chunks, their vectors and its sources."""
+
+    doc: Document
+    chunks: list[Chunk]
+    vectors: list[list[float]]
+    sources: list[str]
 
 
 @dataclass
@@ -153,12 +164,14 @@ class ArticleStore:
 
     # --- revision -------------------------------------------------------------------
     def revision(self) -> int:
-        """A number that changes whenever an article is added or removed."""
+        """A token that changes whenever an article is added or removed (0: never written)."""
         got = self.docs.get(ids=[STATE_ID], include=["metadatas"])
         return int(got["metadatas"][0]["revision"]) if got["ids"] else 0
 
     def _bump_revision(self) -> None:
-        revision = self.revision() + 1
+        # A fresh random token rather than a counter: two writers on different machines
+        # (server mode) could both write n + 1, and a reader would miss one change.
+        revision = secrets.randbits(62) + 1
         self.docs.upsert(
             ids=[STATE_ID],
             embeddings=[[1.0]],
@@ -172,15 +185,18 @@ class ArticleStore:
         self, doc: Document, chunks: list[Chunk], vectors: list[list[float]], collection=None
     ) -> None:
         """Upsert chunk vectors, into the chunks collection unless another is given."""
+        self._write_chunk_rows([(doc, c) for c in chunks], vectors, collection)
+
+    def _write_chunk_rows(self, rows: list[tuple[Document, Chunk]], vectors, collection=None):
         target = self.chunks if collection is None else collection
         batch = max(1, self.client.get_max_batch_size())
-        for i in range(0, len(chunks), batch):
-            part = chunks[i : i + batch]
+        for i in range(0, len(rows), batch):
+            part = rows[i : i + batch]
             target.upsert(
-                ids=[c.chunk_id for c in part],
+                ids=[c.chunk_id for _, c in part],
                 embeddings=vectors[i : i + batch],
-                documents=[c.text for c in part],
-                metadatas=[_chunk_metadata(doc, c) for c in part],
+                documents=[c.text for _, c in part],
+                metadatas=[_chunk_metadata(d, c) for d, c in part],
             )
 
     def add_document(
@@ -191,21 +207,40 @@ class ArticleStore:
         sources: list[str] | None = None,
     ) -> None:
         """Write chunks, then the article record that makes them visible."""
-        self.write_chunks(doc, chunks, vectors)
-        self.docs.upsert(
-            ids=[doc.doc_id],
-            embeddings=[[1.0]],
-            documents=[doc.text],
-            metadatas=[_doc_metadata(doc, len(chunks), sources or [doc.source])],
-        )
+        self.add_documents([NewDocument(doc, chunks, vectors, sources or [doc.source])])
+
+    def add_documents(self, new: list[NewDocument]) -> None:
+        """Write many articles at once: all their chunks, then all their records (which
+        make them visible), then one revision change.
+
+        A few large writes instead of several per article keep indexing close to the
+        encoder's speed: each Chroma write has a fixed cost."""
+        rows = [(n.doc, c) for n in new for c in n.chunks]
+        self._write_chunk_rows(rows, [v for n in new for v in n.vectors])
+        batch = max(1, self.client.get_max_batch_size())
+        for i in range(0, len(new), batch):
+            part = new[i : i + batch]
+            self.docs.upsert(
+                ids=[n.doc.doc_id for n in part],
+                embeddings=[[1.0]] * len(part),
+                documents=[n.doc.text for n in part],
+                metadatas=[_doc_metadata(n.doc, len(n.chunks), n.sources) for n in part],
+            )
         self._bump_revision()
 
     def remove_document(self, doc_id: str) -> bool:
         """Remove the record first (readers stop seeing it), then its chunks."""
-        existed = bool(self.docs.get(ids=[doc_id], include=[])["ids"])
-        self.docs.delete(ids=[doc_id])
+        return bool(self.remove_documents([doc_id]))
+
+    def remove_documents(self, doc_ids: list[str]) -> list[str]:
+        """Remove articles (records first, then chunks) with one revision change;
+        returns the ids that were indexed."""
+        if not doc_ids:
+            return []
+        existed = self.docs.get(ids=list(doc_ids), include=[])["ids"]
+        self.docs.delete(ids=list(doc_ids))
         self._bump_revision()
-        self.chunks.delete(where={"doc_id": doc_id})
+        self.chunks.delete(where={"doc_id": {"$in": list(doc_ids)}})
         return existed
 
     def set_sources(self, doc_id: str, sources: list[str]) -> None:
@@ -224,13 +259,18 @@ class ArticleStore:
         )
 
     def remove_orphan_chunks(self) -> int:
-        """Delete chunks whose article record is missing (left by an interrupted run)."""
-        committed = self.committed_ids()
+        """Delete chunks whose article record is missing (left by an interrupted run).
+
+        When the records' chunk counts add up to the collection's size there are none,
+        which spares reading every chunk's metadata on each run."""
+        records = self.doc_records()
+        if sum(int(m.get("chunks", 0)) for m in records.values()) == self.chunks.count():
+            return 0
         got = self.chunks.get(include=["metadatas"])
         orphans = [
             cid
             for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
-            if meta.get("doc_id") not in committed
+            if meta.get("doc_id") not in records
         ]
         if orphans:
             self.chunks.delete(ids=orphans)
@@ -352,9 +392,22 @@ class ArticleStore:
         }
         return [by_id[c] for c in chunk_ids if c in by_id]
 
-    def dense_search(self, vector: list[float], n: int) -> list[StoredChunk]:
-        """Nearest chunks by cosine similarity (1 - distance)."""
-        total = self.chunks.count()
+    def chunks_of(self, doc_ids: list[str]) -> list[StoredChunk]:
+        """Every chunk of the given articles."""
+        if not doc_ids:
+            return []
+        got = self.chunks.get(
+            where={"doc_id": {"$in": list(doc_ids)}}, include=["documents", "metadatas"]
+        )
+        return [
+            StoredChunk(i, t, m)
+            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
+
+    def dense_search(self, vector: list[float], n: int, total: int | None = None):
+        """Nearest chunks by cosine similarity (1 - distance). ``total``, the number of
+        chunks if the caller knows it, spares a count on every query."""
+        total = self.chunks.count() if total is None else total
         if total == 0:
             return []
         hits = self.vectors.similarity_search_by_vector_with_relevance_scores(

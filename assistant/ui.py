@@ -65,7 +65,7 @@ class ChatHandlers:
         reply, asked = "", message
         try:
             self.assistant.check_question(message)  # the length cap, before any other work
-            asked = self.assistant.condense(message, context.get("questions", []))
+            asked = self.assistant.condense(message, context.get("questions", []), backend)
             for event in self._events(asked, int(k), backend):
                 if isinstance(event, Answer):
                     shown_as = asked if asked != message else ""

@@ -104,9 +104,9 @@ def test_chat_library_upload_and_cited_answer(browser, seed_app, tmp_path):
     article = tmp_path / "lunar.txt"
     article.write_text(LUNAR)
     page.set_input_files("#upload input[type=file]", str(article))
-    page.wait_for_selector("#upload :text('lunar.txt')", timeout=30_000)
+    page.wait_for_selector("#upload :text('lunar.txt')", timeout=90_000)
     page.click("#add-files")
-    page.wait_for_selector("#library-report :text('1 added')", timeout=60_000)
+    page.wait_for_selector("#library-report :text('1 added')", timeout=120_000)
     page.wait_for_selector("#library-table :text('Lunar greenhouse grows first tomatoes')")
     tab.shot("03-library-after-upload-desktop")
 

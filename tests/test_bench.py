@@ -1,0 +1,126 @@
+"""The benchmark's pure parts: corpus perturbation, derived vectors, percentiles, table."""
+
+import numpy as np
+import pytest
+
+from assistant.chunking import chunk_document, split_sentences
+from assistant.ingest import parse_text
+from benchmarks import corpus
+from benchmarks.probe import percentile
+from benchmarks.report import render_table, rows_for
+
+ARTICLE = (
+    "# Storm hits the coast\n\nSource: https://example.com/storm\nPublished: 2022/06/15\n\n"
+    "A storm hit the coast on Monday. Winds reached 120 km/h. Ferries stopped.\n\n"
+    "The mayor closed the schools. Parents were told on Sunday evening.\n\n"
+    "Power returned on Tuesday. Repairs will take weeks, officials said.\n\n"
+    "Insurers expect claims of $40 million.\n"
+)
+
+
+def sentences(doc) -> list[str]:
+    return [
+        doc.text[s.start : s.end]
+        for p in doc.paragraphs
+        for s in split_sentences(doc.text, p.start, p.end)
+    ]
+
+
+def count_words(texts):
+    return [len(t.split()) for t in texts]
+
+
+@pytest.fixture
+def doc():
+    return parse_text(ARTICLE, "storm.md", markdown=True)
+
+
+def make_base(doc, dim=8):
+    chunks = chunk_document(doc, count_words, 12, 0)
+    rng = np.random.default_rng(0)
+    vectors = [v / np.linalg.norm(v) for v in rng.normal(size=(len(chunks), dim))]
+    sentence_vectors = {}
+    for chunk, vector in zip(chunks, vectors, strict=True):
+        for s, e, _ in chunk.sentences:
+            sentence_vectors[doc.text[s:e]] = vector
+    return corpus.BaseCorpus([doc], {doc.doc_id: vectors}, sentence_vectors), chunks
+
+
+def test_variants_are_deterministic_new_articles_made_of_the_original_sentences(doc):
+    first, again, other = (corpus.variant_text(doc, v) for v in (0, 0, 1))
+    assert first == again and first != other
+    variant = parse_text(first, "v.md", markdown=True)
+    assert variant.doc_id != doc.doc_id and variant.title.startswith(corpus.PREFIXES[0])
+    assert variant.date == doc.date and variant.url.startswith(doc.url)
+    body = sentences(variant)
+    assert body and set(body) <= set(sentences(doc))
+
+
+def test_variant_vectors_are_unit_length_near_their_sources_and_repeatable(doc):
+    base, chunks = make_base(doc)
+    variant = parse_text(corpus.variant_text(doc, 2), "v.md", markdown=True)
+    vchunks = chunk_document(variant, count_words, 12, 0)
+    vectors = np.array(corpus.variant_vectors(variant, vchunks, base, doc.doc_id))
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors.tolist() == corpus.variant_vectors(variant, vchunks, base, doc.doc_id)
+    for chunk, vector in zip(vchunks, vectors, strict=True):
+        found = [base.sentence_vectors.get(variant.text[s:e]) for s, e, _ in chunk.sentences]
+        found = [f for f in found if f is not None]
+        if found:
+            mean = np.mean(found, axis=0)
+            assert vector @ (mean / np.linalg.norm(mean)) > 0.9
+
+
+def test_plan_puts_real_articles_first_and_stops_at_the_size(doc):
+    base, chunks = make_base(doc)
+    steps = list(corpus.plan(base, 5 * len(chunks)))
+    assert steps[0] == (doc, -1)
+    assert [v for _, v in steps] == [-1, 0, 1, 2, 3]
+
+
+def test_memo_counter_counts_each_text_once():
+    calls = []
+
+    def counter(texts):
+        calls.append(list(texts))
+        return [len(t) for t in texts]
+
+    count = corpus.memo_counter(counter)
+    assert count(["ab", "abc", "ab"]) == [2, 3, 2]
+    assert count(["abc", "x"]) == [3, 1]
+    assert calls == [["ab", "abc"], ["x"]]
+
+
+def test_percentile_interpolates():
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([10], 95) == 10
+    assert percentile(list(range(101)), 95) == 95
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_table_marks_each_target():
+    results = {
+        "indexing": {
+            "articles": 3, "chunks": 30, "pipeline_chunks_per_s": 9.5, "bare_chunks_per_s": 10.0,
+            "pipeline_vs_bare": 0.95, "reindex_s": 0.5, "reindex_fraction": 0.05,
+        },
+        "serving": {
+            "100000": {
+                "chunks": 100_010, "p50_ms": 120.0, "p95_ms": 600.0, "peak_rss_mb": 900.0,
+                "cold_start_s": 6.0, "add_article_s": 1.0, "ask_after_update_ms": 90.0,
+                "remove_article_s": 0.5,
+            }
+        },
+        "machine": {"cpu": "test", "cores": 2, "torch_threads": 2, "cuda": None,
+                    "load_average_at_start": [0.1]},
+        "device": "cpu", "batch_size": 64, "runtime_s": 1.0, "quick": False,
+        "encoder_options": [], "thread_policy": [], "vectors_note": "derived",
+    }  # fmt: skip
+    marks = {row.figure: row.ok for row in rows_for(results)}
+    assert marks["  pipeline / bare encoder"] is True
+    assert marks["re-index unchanged corpus / full index"] is False
+    assert marks["ask p50 at 100k (100010 chunks)"] is True
+    assert marks["ask p95 at 100k"] is False
+    table = render_table(rows_for(results), results)
+    assert "| ask p95 at 100k | 600 ms | <= 500 ms | MISSED |" in table
