@@ -59,9 +59,8 @@ format: dev
 bench: install
 	$(PY) -m benchmarks --eval-dir $(EVAL_DIR) $(BENCH_ARGS)
 
-# Answer quality on real news (shared/ lies beside the checkout). The index is cached in
-# eval-results/cache/ by corpus content and indexing settings; reports go to eval-results/.
-EVAL_DIR ?= ../shared/eval/realtimeqa-dev
+# Answer quality on real news (EVAL_DIR above). The index is cached in eval-results/cache/
+# by corpus content and indexing settings; reports go to eval-results/.
 eval: $(VENV)/.eval-installed
 	$(VENV)/bin/assistant eval $(EVAL_DIR)/questions.jsonl --corpus $(EVAL_DIR)/articles \
 		--name realtimeqa-dev
