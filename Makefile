@@ -6,6 +6,8 @@ PIP := $(PY) -m pip
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 BENCH_ARGS ?=
+# The shared evaluation corpus, beside the checkout (read there, never copied in).
+EVAL_DIR ?= ../shared/eval/realtimeqa-dev
 LINTED := assistant tests benchmarks app.py
 
 .PHONY: install dev run test lint format eval bench clean
@@ -53,7 +55,7 @@ format: dev
 	$(VENV)/bin/ruff format $(LINTED)
 	$(VENV)/bin/ruff check --fix $(LINTED)
 
-# Performance figures next to their targets, on $(EVAL_DIR) (below); not part of `make test`.
+# Performance figures next to their targets, on $(EVAL_DIR) (above); not part of `make test`.
 # About 20 minutes on 2 idle cores the first time (bench-results/ then caches the large
 # corpora); BENCH_ARGS=--quick for a short run.
 bench: install
