@@ -191,6 +191,11 @@ def prepare_index(
     start = time.perf_counter()
     report = Assistant(indexed, embedder=embedder).index([str(corpus)])
     seconds = time.perf_counter() - start
+    if report.errors or not report.chunks:
+        # an index missing articles would skew every number: fail, and keep no cache
+        shutil.rmtree(folder, ignore_errors=True)
+        reasons = "; ".join(f"{e.path}: {e.error}" for e in report.errors[:5]) or "no chunks"
+        raise EvalError(f"indexing the corpus failed ({len(report.errors)} errors): {reasons}")
     (folder / _COMPLETE).write_text(
         json.dumps({"key": key, "corpus": str(corpus), "seconds": round(seconds, 1)})
         + "\n"
@@ -324,6 +329,8 @@ def run_eval(
     from .service import Assistant
 
     questions = load_questions(questions_path)
+    # resolved, so a corpus given as ../shared/... passes the indexer's path checks
+    corpus = Path(corpus).resolve()
     corpus_files(corpus)  # fail on a bad corpus before loading any model
     embedder = embedder or get_embedder(settings)
     indexed, reused, seconds = prepare_index(corpus, settings, cache_dir, embedder, progress)

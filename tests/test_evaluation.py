@@ -145,3 +145,34 @@ def test_seed_set_meets_its_targets_and_reuses_the_index(tmp_path, make_settings
     assert payload["summary"]["citation_hit"] == 1.0 and len(payload["results"]) == len(run.results)
     assert Path(paths["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| citation hit | 1.00 |" in markdown_report(run)
+
+
+@pytest.mark.slow
+def test_corpus_given_through_parent_folder_is_indexed(
+    tmp_path, make_settings, embedder, monkeypatch
+):
+    # `make eval` passes ../shared/...; the indexer refuses '..' in paths it is given
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "mayor.txt").write_text("Mayor\n\nThe mayor of Springfield is Jane Doe.\n")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "1", "question": "Who is the mayor?", "answer": "Jane Doe"}\n')
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    run = run_eval(questions, Path("../corpus"), make_settings(), tmp_path / "c", embedder=embedder)
+    assert run.summary["run"]["chunks"] == 1 and run.summary["citation_hit"] == 1.0
+
+
+@pytest.mark.slow
+def test_corpus_that_fails_to_index_raises_and_caches_nothing(tmp_path, make_settings, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("Mayor\n\nThe mayor of Springfield is Jane Doe.\n")
+    (corpus / "empty.txt").write_text("   \n")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "1", "question": "Who is the mayor?", "answer": "Jane Doe"}\n')
+    cache = tmp_path / "cache"
+    with pytest.raises(EvalError, match="empty file"):
+        run_eval(questions, corpus, make_settings(), cache, embedder=embedder)
+    assert not any(cache.glob("*/eval-index.json"))
