@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     max_chunk_tokens: int = Field(200, ge=32, le=256)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
 
-    k: int = Field(5, ge=1, le=50, description="passages given to the answerer")
+    k: int = Field(10, ge=1, le=50, description="passages given to the answerer")
     candidates: int = Field(40, ge=1, le=500, description="candidates per retriever")
     rrf_k: int = Field(60, ge=1)
     dense_weight: float = Field(1.0, ge=0.0)
