@@ -77,6 +77,7 @@ _ABBREVIATIONS = {
     "blvd",
 }
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9À-Ý])")
+_DOTTED_INITIALS = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
 _WORD_BEFORE = re.compile(r"([\w.]+)[.!?…]*[\"'”’)\]]*$")
 
 
@@ -100,7 +101,9 @@ def _is_abbreviation(fragment: str) -> bool:
         return False
     word = match.group(1).rstrip(".").lower()
     is_initial = len(word) == 1 and word.isalpha()
-    return word in _ABBREVIATIONS or is_initial
+    # dotted initials such as "J.D." (J.D. Vance) or "J.K." name a person, not an end
+    is_initials = _DOTTED_INITIALS.fullmatch(word) is not None
+    return word in _ABBREVIATIONS or is_initial or is_initials
 
 
 def _append_trimmed(spans: list[Span], text: str, start: int, end: int) -> None:

@@ -16,6 +16,16 @@ def test_sentence_split_keeps_abbreviations_and_quotes():
     ]
 
 
+def test_sentence_split_keeps_dotted_initials_in_names():
+    text = "Author and Senate candidate J.D. Vance won. J.K. Rowling wrote it. Plan B. Then."
+    got = [text[s.start : s.end] for s in split_sentences(text)]
+    assert got == [
+        "Author and Senate candidate J.D. Vance won.",
+        "J.K. Rowling wrote it.",
+        "Plan B. Then.",  # a lone capital is read as an initial, as before
+    ]
+
+
 def test_sentence_split_handles_curly_quotes():
     text = "Putin said it would be a “big mistake.” Miller said, “It is very concerning.”"
     got = [text[s.start : s.end] for s in split_sentences(text)]
