@@ -94,6 +94,8 @@ def answer_type(question: str) -> str:
         return "person"
     if re.search(r"^where\b|\bwhere (is|was|will|are|did|does)\b", text):
         return "place"
+    if re.search(r"\bwhat (is|was|are|were|will be) (the )?names? of\b", text):
+        return "named"
     return _typed_noun(words)
 
 
