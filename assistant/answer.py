@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -49,6 +50,10 @@ _MIN_NEW_TERMS = 2
 # Ranking priors (see the module docstring), measured on realtimeqa-dev with each week
 # held out in turn: the same weights won on every pair of weeks and raised the third.
 _TYPE_PRIOR = 0.2
+# Coverage of the question's words shows a sentence is on topic (support), but among
+# on-topic sentences the ones repeating most of the question tend to restate it rather
+# than answer it, so coverage counts for less when ranking.
+_COVERAGE_DISCOUNT = 0.2
 _PASSAGE_RANK_PRIOR = 0.2  # divided by 1 + the passage's retrieval rank
 _LENGTH_PRIOR = 0.1  # times min(words, _FULL_LENGTH_WORDS) / _FULL_LENGTH_WORDS
 _FULL_LENGTH_WORDS = 40
@@ -154,12 +159,20 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(
-        self, embedder, max_sentences: int = 3, min_support: float = 0.35, related: int = 3
+        self,
+        embedder,
+        max_sentences: int = 3,
+        min_support: float = 0.35,
+        related: int = 3,
+        article_text: Callable[[str], str] | None = None,
     ):
+        """``article_text(doc_id)``, when given, is where names the passages lack are
+        looked up before abstaining for want of them."""
         self.embedder = embedder
         self.max_sentences = max_sentences
         self.min_support = min_support
         self.related = related
+        self.article_text = article_text
 
     def score(self, question: str, candidates: list[Candidate]) -> None:
         """Set each candidate's support (0.6 cosine + 0.4 question-term coverage, plus a
@@ -184,7 +197,7 @@ class ExtractiveAnswerer:
                 + _TYPE_BONUS * typed
                 - _RESTATEMENT_PENALTY * restates
             )
-            cand.score = cand.support + _ranking_prior(cand, typed)
+            cand.score = cand.support - _COVERAGE_DISCOUNT * coverage + _ranking_prior(cand, typed)
 
     def candidates(self, passages: list[LCDocument]) -> list[Candidate]:
         seen: set[str] = set()
@@ -226,12 +239,19 @@ class ExtractiveAnswerer:
 
     def _names_missing(self, question: str, passages: list[LCDocument]) -> bool:
         """Whether too many of the names the question is about are absent from every
-        passage (then the passages are about something else)."""
+        passage and its article (then the passages are about something else)."""
         names = name_groups(question)
         if not names:
             return False
         haystack = " ".join(f"{p.metadata.get('title', '')} {p.page_content}" for p in passages)
-        return names_found(names, haystack) / len(names) < _MIN_NAME_COVERAGE
+        if not self._names_covered(names, haystack) and self.article_text:
+            doc_ids = dict.fromkeys(p.metadata["doc_id"] for p in passages)
+            haystack = " ".join(self.article_text(d) for d in doc_ids)
+        return not self._names_covered(names, haystack)
+
+    @staticmethod
+    def _names_covered(names: list[str], text: str) -> bool:
+        return names_found(names, text) / len(names) >= _MIN_NAME_COVERAGE
 
     def _select(self, ranked: list[Candidate]) -> list[Candidate]:
         best = ranked[0].score

@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     index_batch_chunks: int = Field(
         256, ge=1, le=100_000, description="chunks embedded and committed in one step"
     )
-    max_chunk_tokens: int = Field(200, ge=32, le=256)
+    # all-MiniLM-L6-v2 was trained on 128-word-piece inputs; chunks of that size retrieved
+    # the answer's passage first more often than 200-piece ones (hit@1 0.49 -> 0.57)
+    max_chunk_tokens: int = Field(128, ge=32, le=256)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
 
     k: int = Field(10, ge=1, le=50, description="passages given to the answerer")

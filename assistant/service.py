@@ -32,10 +32,17 @@ class QuestionError(ValueError):
     """The question is empty or too long."""
 
 
-def make_answerer(settings: Settings, embedder) -> Any:
-    """The answerer named by ``settings.answerer``; unknown names are an error."""
+def make_answerer(settings: Settings, embedder, article_text=None) -> Any:
+    """The answerer named by ``settings.answerer``; unknown names are an error.
+    ``article_text(doc_id)`` lets the extractive answerer look a name up in a passage's
+    whole article (small passages often say "the Russian president", not "Putin")."""
     if settings.answerer == "extractive":
-        return ExtractiveAnswerer(embedder, settings.max_answer_sentences, settings.min_support)
+        return ExtractiveAnswerer(
+            embedder,
+            settings.max_answer_sentences,
+            settings.min_support,
+            article_text=article_text,
+        )
     from .llm import make_llm_answerer
 
     return make_llm_answerer(settings, embedder)
@@ -82,7 +89,7 @@ class Assistant:
         self.embedder = embedder or get_embedder(settings)
         self.store = ArticleStore(settings, self.embedder, client)
         self.retriever = HybridRetriever(store=self.store, settings=settings, k=settings.k)
-        self.answerer = answerer or make_answerer(settings, self.embedder)
+        self.answerer = answerer or make_answerer(settings, self.embedder, self.store.article_text)
         self.chain = build_chain(self.retriever, self.answerer)
         self._answerers: dict[str, Any] = {settings.answerer: self.answerer}
         self._answerers_lock = threading.Lock()
@@ -101,7 +108,9 @@ class Assistant:
         with self._answerers_lock:
             if name not in self._answerers:
                 settings = self.settings.model_copy(update={"answerer": name})
-                self._answerers[name] = make_answerer(settings, self.embedder)
+                self._answerers[name] = make_answerer(
+                    settings, self.embedder, self.store.article_text
+                )
             return self._answerers[name]
 
     def condense(self, question: str, history: Sequence[str], answerer: str | None = None) -> str:

@@ -7,6 +7,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from assistant.answer import ExtractiveAnswerer
 from assistant.cli import app
 
 from .conftest import ROOT, SEED_FILE, SEEDS
@@ -37,6 +38,18 @@ def test_spokesman_answer_quotes_matthew_miller(seed_assistant):
     assert not answer.abstained
     assert "Matthew Miller" in answer.answer
     assert any("Matthew Miller" in c.quote for c in answer.citations)
+
+
+def test_names_missing_from_small_passages_are_found_in_their_article(seed_assistant):
+    # the NATO passage calls Putin "the Russian president"; the article names him
+    question = "What did Putin say about NATO?"
+    passages, _ = seed_assistant.retriever.search(question, 3)
+    assert not any("Putin" in p.page_content for p in passages)
+    answer = seed_assistant.ask(question, k=3)
+    assert not answer.abstained
+    assert any("NATO" in c.quote for c in answer.citations)
+    lacking_lookup = ExtractiveAnswerer(seed_assistant.embedder)
+    assert lacking_lookup.answer(question, passages).abstained
 
 
 def test_uncovered_question_abstains(seed_assistant):

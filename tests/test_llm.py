@@ -97,7 +97,9 @@ def test_supported_model_answer_is_shown_with_verified_citations(embedder, passa
     assert "".join(deltas) == raw and len(deltas) > 5  # streamed, not all at once
     assert answer.answerer == "fake" and not answer.abstained
     assert [s.supported for s in answer.sentences] == [True]  # the default drops the other
-    assert "big mistake" in answer.citations[0].quote and "tanks" not in answer.answer
+    cited = answer.citations[0]
+    assert "big mistake" in cited.passage and cited.quote in cited.passage
+    assert "South Korea" in cited.quote and "tanks" not in answer.answer
     assert "1 of 2 sentences" in answer.note and "dropped" in answer.note
 
     marked = make_llm(embedder, writes(raw), llm_unsupported="mark").answer(QUESTION, passages)
