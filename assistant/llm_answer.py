@@ -40,14 +40,17 @@ class ModelTimeout(TimeoutError):
 class LLMAnswerer:
     """Answers with a chat model and shows only what the verifier could check."""
 
-    def __init__(self, backend: Backend, embedder, settings: Settings):
+    def __init__(self, backend: Backend, embedder, settings: Settings, article_text=None):
         self.backend = backend
         self.name = backend.name
         self.timeout_s = settings.llm_timeout_s
         self.budget_tokens = settings.llm_context_tokens - settings.llm_max_tokens
         self.max_question_chars = settings.max_question_chars
         self.fallback = ExtractiveAnswerer(
-            embedder, settings.max_answer_sentences, settings.min_support
+            embedder,
+            settings.max_answer_sentences,
+            settings.min_support,
+            article_text=article_text,
         )
         self.verifier = CitationVerifier(
             embedder,

@@ -45,7 +45,7 @@ def make_answerer(settings: Settings, embedder, article_text=None) -> Any:
         )
     from .llm import make_llm_answerer
 
-    return make_llm_answerer(settings, embedder)
+    return make_llm_answerer(settings, embedder, article_text)
 
 
 def build_chain(retriever: HybridRetriever, answerer) -> Runnable:
