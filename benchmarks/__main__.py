@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=2, help="passes over the questions")
     args = parser.parse_args(argv)
+    # resolved: `make bench` passes ../shared/..., and the ingester refuses '..' in paths
+    args.eval_dir = args.eval_dir.resolve()
     files = sorted((args.eval_dir / "articles").glob("*.md"))
     args.files = files[: args.articles or (QUICK_ARTICLES if args.quick else None)]
     if not args.files or not (args.eval_dir / "questions.jsonl").is_file():

@@ -153,3 +153,16 @@ def test_corpus_is_built_through_the_real_store(doc, make_settings, tmp_path):
     assert len(store.committed_ids()) >= 4
     stored = store.chunks.get(ids=[chunks[0].chunk_id], include=["embeddings"])
     assert np.allclose(stored["embeddings"][0], vectors[0], atol=1e-6)  # real vectors kept
+
+
+def test_eval_dir_given_through_parent_folder_is_resolved(tmp_path, monkeypatch):
+    # `make bench` passes ../shared/...; the ingester refuses paths with '..'
+    from benchmarks.__main__ import parse_args
+
+    (tmp_path / "data" / "articles").mkdir(parents=True)
+    (tmp_path / "data" / "articles" / "a.md").write_text("# T\n\nText.\n")
+    (tmp_path / "data" / "questions.jsonl").write_text("{}\n")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    args = parse_args(["--eval-dir", "../data"])
+    assert ".." not in args.eval_dir.parts and args.files[0].is_absolute()
