@@ -24,7 +24,7 @@ import numpy as np
 from langchain_core.documents import Document as LCDocument
 
 from .query import analyse, has_typed_candidate, name_groups, names_found
-from .schema import Answer, AnswerSentence, Citation
+from .schema import Answer, AnswerSentence, Citation, Document
 
 _TOKEN = re.compile(r"[\w'’-]+")
 _STOPWORDS = frozenset(
@@ -164,15 +164,15 @@ class ExtractiveAnswerer:
         max_sentences: int = 3,
         min_support: float = 0.35,
         related: int = 3,
-        article_text: Callable[[str], str] | None = None,
+        get_article: Callable[[str], Document | None] | None = None,
     ):
-        """``article_text(doc_id)``, when given, is where names the passages lack are
-        looked up before abstaining for want of them."""
+        """``get_article(doc_id)`` (``ArticleStore.get_document``), when given, is where
+        names the passages lack are looked up before abstaining for want of them."""
         self.embedder = embedder
         self.max_sentences = max_sentences
         self.min_support = min_support
         self.related = related
-        self.article_text = article_text
+        self.get_article = get_article
 
     def score(self, question: str, candidates: list[Candidate]) -> None:
         """Set each candidate's support (0.6 cosine + 0.4 question-term coverage, plus a
@@ -244,9 +244,10 @@ class ExtractiveAnswerer:
         if not names:
             return False
         haystack = " ".join(f"{p.metadata.get('title', '')} {p.page_content}" for p in passages)
-        if not self._names_covered(names, haystack) and self.article_text:
+        if not self._names_covered(names, haystack) and self.get_article:
             doc_ids = dict.fromkeys(p.metadata["doc_id"] for p in passages)
-            haystack = " ".join(self.article_text(d) for d in doc_ids)
+            articles = [self.get_article(d) for d in doc_ids]
+            haystack = " ".join(f"{a.title} {a.text}" for a in articles if a)
         return not self._names_covered(names, haystack)
 
     @staticmethod

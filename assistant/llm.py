@@ -175,9 +175,9 @@ def make_backend(settings: Settings) -> Backend:
     return constructor(settings)
 
 
-def make_llm_answerer(settings: Settings, embedder, article_text=None):
-    """The verified LLM answerer named by ``settings.answerer`` (``article_text`` is for
+def make_llm_answerer(settings: Settings, embedder, get_article=None):
+    """The verified LLM answerer named by ``settings.answerer`` (``get_article`` is for
     its extractive fallback; see ``service.make_answerer``)."""
     from .llm_answer import LLMAnswerer
 
-    return LLMAnswerer(make_backend(settings), embedder, settings, article_text)
+    return LLMAnswerer(make_backend(settings), embedder, settings, get_article)

@@ -40,7 +40,7 @@ class ModelTimeout(TimeoutError):
 class LLMAnswerer:
     """Answers with a chat model and shows only what the verifier could check."""
 
-    def __init__(self, backend: Backend, embedder, settings: Settings, article_text=None):
+    def __init__(self, backend: Backend, embedder, settings: Settings, get_article=None):
         self.backend = backend
         self.name = backend.name
         self.timeout_s = settings.llm_timeout_s
@@ -50,7 +50,7 @@ class LLMAnswerer:
             embedder,
             settings.max_answer_sentences,
             settings.min_support,
-            article_text=article_text,
+            get_article=get_article,
         )
         self.verifier = CitationVerifier(
             embedder,

@@ -32,20 +32,20 @@ class QuestionError(ValueError):
     """The question is empty or too long."""
 
 
-def make_answerer(settings: Settings, embedder, article_text=None) -> Any:
+def make_answerer(settings: Settings, embedder, get_article=None) -> Any:
     """The answerer named by ``settings.answerer``; unknown names are an error.
-    ``article_text(doc_id)`` lets the extractive answerer look a name up in a passage's
+    ``get_article(doc_id)`` lets the extractive answerer look a name up in a passage's
     whole article (small passages often say "the Russian president", not "Putin")."""
     if settings.answerer == "extractive":
         return ExtractiveAnswerer(
             embedder,
             settings.max_answer_sentences,
             settings.min_support,
-            article_text=article_text,
+            get_article=get_article,
         )
     from .llm import make_llm_answerer
 
-    return make_llm_answerer(settings, embedder, article_text)
+    return make_llm_answerer(settings, embedder, get_article)
 
 
 def build_chain(retriever: HybridRetriever, answerer) -> Runnable:
@@ -89,7 +89,7 @@ class Assistant:
         self.embedder = embedder or get_embedder(settings)
         self.store = ArticleStore(settings, self.embedder, client)
         self.retriever = HybridRetriever(store=self.store, settings=settings, k=settings.k)
-        self.answerer = answerer or make_answerer(settings, self.embedder, self.store.article_text)
+        self.answerer = answerer or make_answerer(settings, self.embedder, self.store.get_document)
         self.chain = build_chain(self.retriever, self.answerer)
         self._answerers: dict[str, Any] = {settings.answerer: self.answerer}
         self._answerers_lock = threading.Lock()
@@ -109,7 +109,7 @@ class Assistant:
             if name not in self._answerers:
                 settings = self.settings.model_copy(update={"answerer": name})
                 self._answerers[name] = make_answerer(
-                    settings, self.embedder, self.store.article_text
+                    settings, self.embedder, self.store.get_document
                 )
             return self._answerers[name]
 

@@ -363,13 +363,6 @@ class ArticleStore:
             body_start=int(meta.get("body_start", 0)),
         )
 
-    def article_text(self, doc_id: str) -> str:
-        """An article's title and full text ("" when it is not indexed)."""
-        got = self.docs.get(ids=[doc_id], include=["metadatas", "documents"])
-        if not got["ids"]:
-            return ""
-        return f"{got['metadatas'][0].get('title', '')}\n{got['documents'][0]}"
-
     def chunk_count(self) -> int:
         return self.chunks.count()
 
