@@ -5,7 +5,9 @@ similarity and content-word overlap, raised when it holds a candidate of the ask
 type (a name for "Which team ...?", a number for "How many ...?") and lowered when it only
 restates the question. Sentences are then *ranked* by support plus priors that say which
 supported sentence is likelier to hold the answer: a stronger answer-type bonus, the rank
-of its passage in retrieval, and its length (headline fragments carry little). The best
+of its passage in retrieval, its length (headline fragments carry little), and whether it
+stands on its own (one opening with "He" or "But" leans on the sentence before it).
+Sentences that are themselves questions are never candidates: they state nothing. The best
 ones form the answer, each followed by its marker, and each marker resolves to a typed
 citation with the sentence's exact document offsets. When no sentence is supported
 enough, or most of the names the question is about are absent from every passage, it
@@ -55,6 +57,11 @@ _TYPE_PRIOR = 0.2
 # than answer it, so coverage counts for less when ranking.
 _COVERAGE_DISCOUNT = 0.2
 _PASSAGE_RANK_PRIOR = 0.2  # divided by 1 + the passage's retrieval rank
+# A quote should stand on its own: one opening with a pronoun or "But" leans on the
+# sentence before it ("But a growing body of research suggests heavy use ..." never says
+# of what), so it ranks below an otherwise equal one that names its subject.
+_DANGLING_PENALTY = 0.1
+_DANGLING_OPENERS = frozenset("he she they it his her their its this that these those but".split())
 _LENGTH_PRIOR = 0.1  # times min(words, _FULL_LENGTH_WORDS) / _FULL_LENGTH_WORDS
 _FULL_LENGTH_WORDS = 40
 # Answer sentences after the first must score at least this share of the best one.
@@ -141,7 +148,19 @@ def _ranking_prior(cand: Candidate, typed: bool) -> float:
         _TYPE_PRIOR * typed
         + _PASSAGE_RANK_PRIOR / (1 + cand.rank)
         + _LENGTH_PRIOR * words / _FULL_LENGTH_WORDS
+        - _DANGLING_PENALTY * leans_on_context(cand.text)
     )
+
+
+def leans_on_context(sentence: str) -> bool:
+    """Whether a sentence opens with a pronoun or "But", so it needs the one before it."""
+    first = sentence.split()[0] if sentence.split() else ""
+    return first.strip("“\"‘'(,").lower() in _DANGLING_OPENERS
+
+
+def asks_question(sentence: str) -> bool:
+    """Whether a sentence is itself a question (it states nothing, so never answers)."""
+    return sentence.rstrip("”\"’') ").endswith("?")
 
 
 def abstention_text(question: str) -> str:
@@ -205,7 +224,8 @@ class ExtractiveAnswerer:
         for rank, passage in enumerate(passages):
             for cand in passage_sentences(passage, rank):
                 key = " ".join(cand.text.lower().split())
-                if len(cand.text.split()) >= _MIN_WORDS and key not in seen:
+                usable = len(cand.text.split()) >= _MIN_WORDS and not asks_question(cand.text)
+                if usable and key not in seen:
                     seen.add(key)
                     out.append(cand)
         return out

@@ -145,7 +145,18 @@ def _is_kind(word: str, words: list[str], i: int, kind: str) -> bool:
     if kind == "date":
         return bool(_YEAR.match(low)) or low in _MONTHS or low in _DAYS
     # person / place / named: a capitalised word that is not a sentence's first word
-    return i > 0 and word[:1].isupper() and low not in _DAYS and low not in _MONTHS
+    if not (i > 0 and _capitalised(word)):
+        return False
+    if kind == "person":
+        # a person is named with two capitalised words ("Greta Thunberg", "President
+        # Biden"); one alone is as often a brand or a body ("Coca-Cola", "House")
+        return any(0 <= j < len(words) and _capitalised(words[j]) for j in (i - 1, i + 1))
+    return True
+
+
+def _capitalised(word: str) -> bool:
+    low = _norm(word)
+    return word[:1].isupper() and low not in _DAYS and low not in _MONTHS
 
 
 def name_groups(question: str) -> list[str]:

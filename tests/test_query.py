@@ -45,6 +45,17 @@ def test_typed_candidate_must_be_new_to_the_question():
     assert not has_typed_candidate("Anything at all.", "any", "What?")
 
 
+def test_a_person_is_named_with_two_capitalised_words():
+    q = "Which of the following high-profile figures will not attend Cop27?"
+    assert has_typed_candidate("Activist Greta Thunberg will not attend the summit.", "person", q)
+    assert has_typed_candidate("The summit was opened by President Biden.", "person", q)
+    # a lone capitalised word is as often a brand or a body as a person
+    assert not has_typed_candidate("Critics faulted the deal with Coca-Cola.", "person", q)
+    assert not has_typed_candidate("That night, he met lawmakers in the House.", "person", q)
+    # other named answers still need only one
+    assert has_typed_candidate("The deal went to Coca-Cola.", "named", "Which company won?")
+
+
 def test_name_groups_join_runs_and_drop_question_words_and_possessives():
     q = "What did Japan's prime minister say about the pact between Russia and North Korea?"
     assert name_groups(q) == ["Japan", "Russia", "North Korea"]

@@ -1,0 +1,55 @@
+"""The extractive answerer's sentence choice on crafted passages, with the real encoder."""
+
+import json
+
+from langchain_core.documents import Document as LCDocument
+
+from assistant.answer import ExtractiveAnswerer, asks_question, leans_on_context
+from assistant.chunking import split_sentences
+
+
+def _passage(text: str, doc_id: str = "d", title: str = "") -> LCDocument:
+    sentences = [[s.start, s.end, 1] for s in split_sentences(text)]
+    meta = {"doc_id": doc_id, "chunk_id": f"{doc_id}:0000", "start": 0, "title": title}
+    return LCDocument(page_content=text, metadata={**meta, "sentences": json.dumps(sentences)})
+
+
+def test_sentences_that_lean_on_the_one_before_are_recognised():
+    assert leans_on_context("But a growing body of research suggests heavy use may harm.")
+    assert leans_on_context("“He said it would be a big mistake,” officials said.")
+    assert leans_on_context("They left on Monday.")
+    assert not leans_on_context("Thousands left the city on Monday.")
+    assert not leans_on_context("Theresa May resigned in 2019.")  # "The..." is no pronoun
+
+
+def test_questions_in_the_text_are_recognised():
+    assert asks_question("Is this year's COP especially important?")
+    assert asks_question("“Why now?”")
+    assert not asks_question("He asked why the summit mattered.")
+
+
+def test_a_question_in_the_article_is_never_quoted_as_an_answer(embedder):
+    passage = _passage(
+        "Is this year's climate summit in Egypt especially important? "
+        "Delegates from nearly 200 countries are meeting in Sharm el-Sheikh to agree on funding. "
+        "The summit in Egypt matters because rich nations must finally deliver the money they "
+        "promised."
+    )
+    answer = ExtractiveAnswerer(embedder).answer(
+        "Why is this year's climate summit in Egypt especially important?", [passage]
+    )
+    assert answer.citations, answer.answer
+    assert all(not asks_question(c.quote) for c in answer.citations)
+    assert "rich nations" in answer.citations[0].quote
+
+
+def test_a_sentence_naming_its_subject_outranks_one_that_leans_on_context(embedder):
+    # the same finding twice; without the opener the "But ..." copy scores higher
+    passage = _passage(
+        "But researchers found the new malaria vaccine cut deaths among children by half. "
+        "Researchers in Kenya found the new malaria vaccine cut deaths among children by half."
+    )
+    answer = ExtractiveAnswerer(embedder, max_sentences=1).answer(
+        "What did researchers find about the new malaria vaccine?", [passage]
+    )
+    assert answer.citations[0].quote.startswith("Researchers in Kenya"), answer.answer
