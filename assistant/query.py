@@ -88,7 +88,7 @@ def answer_type(question: str) -> str:
         return "number"
     if re.search(r"\b(what|which|in what) year\b", text):
         return "year"
-    if re.search(r"^when\b|\bwhen did\b|\bwhen was\b|\bwhen will\b", text):
+    if re.search(r"^when\b|\bwhen did\b|\bwhen was\b|\bwhen will\b|\bwhen$", text):
         return "date"
     if re.search(r"\bwho(m|se)?\b", text):
         return "person"

@@ -28,6 +28,7 @@ def test_focus_is_the_asking_sentence_of_a_quiz_question():
         ("Approximately how many employees were affected?", "number"),
         ("What percentage of the vote did she win?", "percent"),
         ("When did Pelosi first become speaker?", "date"),
+        ("Lula reclaimed the presidency after previously holding the role when?", "date"),
         ("What was the name of the storm?", "named"),
         ("What did the committee say about the toys?", "any"),
         ("What do the United States and its allies accuse Pyongyang of?", "any"),
