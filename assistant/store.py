@@ -10,6 +10,7 @@ filters by committed ids never sees half an article.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ STATE_ID = "__state__"
 _SYSTEM_CACHE_LOCK = threading.Lock()
 REBUILD_SUFFIX = "-rebuild"
 REBUILD_DONE = "rebuild_complete"
+# HNSW build effort for new collections (Chroma's default is 100). Search effort is the
+# ``hnsw_ef_search`` setting; see ``ArticleStore._ensure_search_effort``.
+HNSW_EF_CONSTRUCTION = 200
+log = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
@@ -104,13 +109,40 @@ class ArticleStore:
             client=self.client,
             collection_name=self.settings.collection,
             embedding_function=self.embedder,
-            collection_metadata={"hnsw:space": "cosine", **self._model_metadata()},
+            collection_metadata=self._model_metadata(),
+            collection_configuration=self._hnsw_configuration(),
         )
         self.chunks = self.vectors._collection
+        self._ensure_search_effort()
         self.docs = self.client.get_or_create_collection(
             f"{self.settings.collection}-docs", embedding_function=None
         )
         self.fresh_at = self.revision()
+
+    def _hnsw_configuration(self) -> dict[str, Any]:
+        # the space goes here, never as "hnsw:space" metadata as well: given both, Chroma
+        # 1.5 builds an l2 index
+        return {
+            "hnsw": {
+                "space": "cosine",
+                "ef_construction": HNSW_EF_CONSTRUCTION,
+                "ef_search": self.settings.hnsw_ef_search,
+            }
+        }
+
+    def _ensure_search_effort(self) -> None:
+        """Give the chunks collection the configured HNSW search effort. Chroma's default
+        (100) let the graph of one 19k-chunk build miss a question's nearest passage, so two
+        builds of the same corpus answered differently; the effort can be changed on an
+        existing collection (indexes made before this setting get it on open)."""
+        hnsw = (self.chunks.configuration or {}).get("hnsw") or {}
+        wanted = self.settings.hnsw_ef_search
+        if hnsw.get("ef_search") == wanted:
+            return
+        try:
+            self.chunks.modify(configuration={"hnsw": {"ef_search": wanted}})
+        except Exception as exc:  # noqa: BLE001  (reading must work where writing can't)
+            log.warning("could not set the index's HNSW search effort to %d: %s", wanted, exc)
 
     def _model_metadata(self) -> dict[str, Any]:
         return {"embedding_model": self.embedder.model_name, "dimension": self.embedder.dimension}
@@ -291,7 +323,8 @@ class ArticleStore:
         return self.client.create_collection(
             self.rebuild_name,
             embedding_function=None,
-            metadata={"hnsw:space": "cosine", **self._model_metadata()},
+            metadata=self._model_metadata(),
+            configuration=self._hnsw_configuration(),
         )
 
     def swap_in_rebuild(self) -> None:
