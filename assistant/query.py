@@ -168,15 +168,7 @@ def name_groups(question: str) -> list[str]:
         run: list[str] = []
         for i, word in enumerate(_NAME_TOKEN.findall(sentence)):
             word = re.sub(r"['’]s$", "", word.strip("'’.-"))
-            low = word.lower()
-            is_name = (
-                i > 0
-                and word[:1].isupper()
-                and low not in _WH
-                and low not in _MONTHS
-                and low not in _DAYS
-            )
-            if is_name:
+            if i > 0 and _capitalised(word) and word.lower() not in _WH:
                 run.append(word)
             elif run:
                 groups.append(" ".join(run))
