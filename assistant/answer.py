@@ -25,6 +25,7 @@ from functools import lru_cache
 import numpy as np
 from langchain_core.documents import Document as LCDocument
 
+from .config import Settings
 from .query import analyse, has_typed_candidate, name_groups, names_found
 from .schema import Answer, AnswerSentence, Citation, Document
 
@@ -154,7 +155,8 @@ def _ranking_prior(cand: Candidate, typed: bool) -> float:
 
 def leans_on_context(sentence: str) -> bool:
     """Whether a sentence opens with a pronoun or "But", so it needs the one before it."""
-    first = sentence.split()[0] if sentence.split() else ""
+    words = sentence.split()
+    first = words[0] if words else ""
     return first.strip("“\"‘'(,").lower() in _DANGLING_OPENERS
 
 
@@ -192,6 +194,22 @@ class ExtractiveAnswerer:
         self.min_support = min_support
         self.related = related
         self.get_article = get_article
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        embedder,
+        get_article: Callable[[str], Document | None] | None = None,
+    ) -> ExtractiveAnswerer:
+        """The extractive answerer as the settings configure it (also the LLM answerers'
+        fallback)."""
+        return cls(
+            embedder,
+            settings.max_answer_sentences,
+            settings.min_support,
+            get_article=get_article,
+        )
 
     def score(self, question: str, candidates: list[Candidate]) -> None:
         """Set each candidate's support (0.6 cosine + 0.4 question-term coverage, plus a

@@ -46,12 +46,7 @@ class LLMAnswerer:
         self.timeout_s = settings.llm_timeout_s
         self.budget_tokens = settings.llm_context_tokens - settings.llm_max_tokens
         self.max_question_chars = settings.max_question_chars
-        self.fallback = ExtractiveAnswerer(
-            embedder,
-            settings.max_answer_sentences,
-            settings.min_support,
-            get_article=get_article,
-        )
+        self.fallback = ExtractiveAnswerer.from_settings(settings, embedder, get_article)
         self.verifier = CitationVerifier(
             embedder,
             settings.llm_min_support,

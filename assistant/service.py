@@ -37,12 +37,7 @@ def make_answerer(settings: Settings, embedder, get_article=None) -> Any:
     ``get_article(doc_id)`` lets the extractive answerer look a name up in a passage's
     whole article (small passages often say "the Russian president", not "Putin")."""
     if settings.answerer == "extractive":
-        return ExtractiveAnswerer(
-            embedder,
-            settings.max_answer_sentences,
-            settings.min_support,
-            get_article=get_article,
-        )
+        return ExtractiveAnswerer.from_settings(settings, embedder, get_article)
     from .llm import make_llm_answerer
 
     return make_llm_answerer(settings, embedder, get_article)
