@@ -44,6 +44,12 @@ _QUESTION_WORDS = frozenset(
     "tell".split()
 )
 _MIN_WORDS = 4
+_WH_WORDS = frozenset("what which who whom whose when where why how".split())
+# after a wh-word these mean the question inverts ("what is ...", "where was ...")
+_AUXILIARIES = frozenset(
+    "is are was were will would can could should shall may might must has have had".split()
+)
+_DO_FORMS = frozenset({"do", "does", "did"})
 # A sentence holding a candidate of the asked type (see ``query``) gains this much; one
 # that adds fewer than _MIN_NEW_TERMS content words to the question (it restates the
 # question, as quiz pages and headlines do) loses _RESTATEMENT_PENALTY.
@@ -166,12 +172,17 @@ def asks_question(sentence: str) -> bool:
 
 
 def abstention_text(question: str) -> str:
-    """'The indexed articles don't say who won ...' built from the question."""
+    """'The indexed articles don't say who won ...' built from the question.
+
+    Only a wh-question without subject-auxiliary inversion reads right as an indirect
+    question ("who won the cup"); "what did Putin say" does not, so any other question is
+    quoted as asked."""
     q = question.strip().rstrip("?!. ").strip()
-    if q and q.split()[0].lower() in _QUESTION_WORDS:
-        q = q[0].lower() + q[1:]
-        return f"The indexed articles don't say {q}."
-    return f"The indexed articles don't say anything that answers “{q}”."
+    words = [w.lower().strip('“”"‘’,') for w in q.split()]
+    inverted = len(words) > 1 and (words[1] in _AUXILIARIES or _DO_FORMS & set(words))
+    if words and words[0] in _WH_WORDS and not inverted:
+        return f"The indexed articles don't say {q[0].lower() + q[1:]}."
+    return f"The indexed articles don't answer “{question.strip()}”"
 
 
 class ExtractiveAnswerer:

@@ -2,9 +2,15 @@
 
 import json
 
+import pytest
 from langchain_core.documents import Document as LCDocument
 
-from assistant.answer import ExtractiveAnswerer, asks_question, leans_on_context
+from assistant.answer import (
+    ExtractiveAnswerer,
+    abstention_text,
+    asks_question,
+    leans_on_context,
+)
 from assistant.chunking import split_sentences
 
 
@@ -20,6 +26,24 @@ def test_sentences_that_lean_on_the_one_before_are_recognised():
     assert leans_on_context("They left on Monday.")
     assert not leans_on_context("Thousands left the city on Monday.")
     assert not leans_on_context("Theresa May resigned in 2019.")  # "The..." is no pronoun
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who won the 2022 FIFA World Cup?", "don't say who won the 2022 FIFA World Cup."),
+        ("how many people died?", "don't say how many people died."),
+        ("Which team won the cup", "don't say which team won the cup."),
+        # inverted questions would read "don't say what did Putin say": quoted instead
+        ("What did Putin say about NATO?", "don't answer “What did Putin say about NATO?”"),
+        ("How many people did the storm kill?", "don't answer “How many people did the"),
+        ("Where was he born?", "don't answer “Where was he born?”"),
+        ("Tell me about NATO", "don't answer “Tell me about NATO”"),
+    ],
+)
+def test_the_abstention_reads_as_a_sentence(question, expected):
+    text = abstention_text(question)
+    assert text.startswith("The indexed articles " + expected)
 
 
 def test_questions_in_the_text_are_recognised():
