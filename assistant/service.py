@@ -43,6 +43,23 @@ def make_answerer(settings: Settings, embedder, get_article=None) -> Any:
     return make_llm_answerer(settings, embedder, get_article)
 
 
+NO_ARTICLES = (
+    "No articles are indexed yet, so there is nothing to answer from. "
+    "Add some articles, then ask again."
+)
+
+
+def empty_library_answer(question: str, answerer) -> Answer:
+    """The reply to any question while the library is empty: not "the articles don't
+    say", which would blame articles that are not there."""
+    name = getattr(answerer, "name", "extractive")
+    return Answer(question=question, answer=NO_ARTICLES, abstained=True, answerer=name)
+
+
+def _library_is_empty(passages: list, store: ArticleStore) -> bool:
+    return not passages and store.chunk_count() == 0
+
+
 def build_chain(retriever: HybridRetriever, answerer) -> Runnable:
     """question -> passages -> Answer, with per-stage timings in milliseconds."""
 
@@ -53,7 +70,10 @@ def build_chain(retriever: HybridRetriever, answerer) -> Runnable:
 
     def respond(inputs: dict) -> Answer:
         start = time.perf_counter()
-        answer = answerer.answer(inputs["question"], inputs["passages"])
+        if _library_is_empty(inputs["passages"], retriever.store):
+            answer = empty_library_answer(inputs["question"], answerer)
+        else:
+            answer = answerer.answer(inputs["question"], inputs["passages"])
         answer.timings_ms = {
             "retrieve": round(inputs["retrieve_ms"], 2),
             "answer": round((time.perf_counter() - start) * 1e3, 2),
@@ -155,11 +175,12 @@ class Assistant:
         passages, _ = self.retriever.search(question, k)
         retrieve_ms = (time.perf_counter() - start) * 1e3
         stream = getattr(backend, "stream", None)
-        events = (
-            stream(question, passages)
-            if stream
-            else _sentence_events(backend.answer(question, passages))
-        )
+        if _library_is_empty(passages, self.store):
+            events = _sentence_events(empty_library_answer(question, backend))
+        elif stream:
+            events = stream(question, passages)
+        else:
+            events = _sentence_events(backend.answer(question, passages))
         for event in events:
             if isinstance(event, Answer):
                 event.timings_ms = {

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from assistant.answer import ExtractiveAnswerer
 from assistant.cli import app
+from assistant.service import NO_ARTICLES
 
 from .conftest import ROOT, SEED_FILE, SEEDS
 
@@ -57,6 +58,17 @@ def test_uncovered_question_abstains(seed_assistant):
     assert answer.abstained
     assert answer.citations == []
     assert answer.answer.startswith("The indexed articles don't say")
+
+
+def test_an_empty_library_says_so_instead_of_blaming_the_articles(make_assistant):
+    assistant = make_assistant()
+    answer = assistant.ask("What did Putin say about South Korea?")
+    assert answer.abstained and answer.citations == [] and answer.related == []
+    assert answer.answer == NO_ARTICLES
+    *deltas, streamed = list(assistant.ask_stream("Who won?"))
+    assert streamed.answer == NO_ARTICLES == "".join(deltas)
+    assistant.index([str(SEED_FILE)])
+    assert assistant.ask("Who won the 2022 FIFA World Cup?").answer != NO_ARTICLES
 
 
 @pytest.mark.parametrize(
