@@ -140,7 +140,8 @@ class LibraryHandlers:
             raise gr.Error("This library is read-only.")
 
     def refresh(self, query: str = "") -> tuple:
-        """Header, table, summary, removal choices, folders and example questions."""
+        """Header, table, summary, removal choices, folders, and the example questions with
+        their heading."""
         sources = self.assistant.sources()
         examples = self.assistant.example_questions(N_EXAMPLES)
         buttons = [
@@ -155,6 +156,7 @@ class LibraryHandlers:
             fmt.library_summary(sources),
             gr.update(choices=fmt.library_choices(sources), value=None),
             gr.update(choices=self.folders(sources)),
+            fmt.examples_heading(len(sources), len(examples), self.read_only),
             *buttons,
         )
 
@@ -279,6 +281,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             lib_ui["summary"],
             lib_ui["choice"],
             lib_ui["folder"],
+            chat_ui["examples_heading"],
             *chat_ui["examples"],
         ]
         demo.load(
@@ -306,7 +309,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
 def _chat_tab(s: Settings) -> dict:
     with gr.Column(elem_id="examples") as examples_box:
-        gr.HTML('<div class="try">Try asking</div>')
+        heading = gr.HTML("")
         with gr.Row(elem_classes="example-row"):
             buttons = [
                 gr.Button("", visible=False, size="md", elem_classes="example-q", scale=0)
@@ -351,6 +354,7 @@ def _chat_tab(s: Settings) -> dict:
         "ask": ask,
         "new": new,
         "examples": buttons,
+        "examples_heading": heading,
         "examples_box": examples_box,
     }
 

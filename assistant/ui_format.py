@@ -199,7 +199,7 @@ def render_abstention(
     )
     parts = [
         _asked_as(asked_as),
-        f'<div class="answer abstained"><span class="abstain-icon">ⓘ</span> '
+        f'<div class="answer abstained"><span class="abstain-icon" aria-hidden="true">i</span>'
         f"{escape(answer.answer)}</div>",
         _note(answer.note),
         related,
@@ -319,6 +319,17 @@ def notice_html(message: str, kind: str = "warn") -> str:
     """A short message box in the library (refusals, busy index, removals)."""
     kind = kind if kind in {"ok", "warn", "error"} else "warn"
     return f'<div class="report {kind}"><div class="report-head">{escape(message)}</div></div>'
+
+
+def examples_heading(articles: int, examples: int, read_only: bool = False) -> str:
+    """What stands above the example questions: "Try asking", or what to do when there is
+    nothing to ask about yet."""
+    if examples:
+        return '<div class="try">Try asking</div>'
+    if articles:
+        return ""
+    hint = "" if read_only else " Add some in the Library tab."
+    return f'<div class="try empty">No articles are indexed yet.{hint}</div>'
 
 
 def header_html(articles: int, read_only: bool = False) -> str:

@@ -123,8 +123,9 @@ def test_refused_upload_is_reported_and_nothing_is_stored(client, seed_app, tmp_
 
 
 def test_refresh_lists_the_library_and_example_questions(client, seed_app):
-    header, table, summary, *_ = client.predict("", api_name="/refresh")
+    header, table, summary, _choice, _folder, heading, *_ = client.predict("", api_name="/refresh")
     assert "indexed article" in header
+    assert "Try asking" in heading  # shown only when example questions were found
     assert "Western Weapons Flow to Ukraine… and Russia Responds via North Korea" in table
     assert table.count("<tr data-doc=") == len(seed_app.assistant.sources())
     assert "passages indexed" in summary

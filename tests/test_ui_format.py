@@ -177,3 +177,11 @@ def test_header_counts_articles():
     assert "1 indexed article<" in fmt.header_html(1)
     assert "12 indexed articles" in fmt.header_html(12, read_only=True)
     assert "read-only" in fmt.header_html(12, read_only=True)
+
+
+def test_examples_heading_says_what_to_do_with_an_empty_library():
+    assert "Try asking" in fmt.examples_heading(3, examples=2)
+    assert fmt.examples_heading(3, examples=0) == ""
+    assert "Add some in the Library tab" in fmt.examples_heading(0, examples=0)
+    read_only = fmt.examples_heading(0, examples=0, read_only=True)
+    assert "No articles" in read_only and "Library tab" not in read_only
