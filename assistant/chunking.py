@@ -3,12 +3,16 @@
 Chunks are runs of whole sentences sized to the embedding model's word-piece limit
 (title included, since the title is embedded with every chunk). Only a single sentence
 longer than the whole budget is split, at word boundaries, so nothing is truncated.
+Chunks are packed from plain sentences, but the sentences a chunk records for quoting
+join a quotation of several sentences into one, so a quote never starts or ends inside
+quotation marks.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from itertools import groupby
 
 from .schema import Chunk, Document, Span
 
@@ -76,6 +80,8 @@ _ABBREVIATIONS = {
     "ave",
     "blvd",
 }
+# A quotation longer than this stays split into its sentences: a quote should stay short.
+_MAX_QUOTED_CHARS = 400
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9À-Ý])")
 _DOTTED_INITIALS = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
 _WORD_BEFORE = re.compile(r"([\w.]+)[.!?…]*[\"'”’)\]]*$")
@@ -93,6 +99,21 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
         cursor = match.end()
     _append_trimmed(spans, text, cursor, end)
     return spans
+
+
+def _inside_quotation(text: str, start: int, boundary: int, end: int) -> bool:
+    """Whether ``boundary`` falls inside a quotation opened after ``start`` that closes
+    before ``end``: “We will respond. We are forced to.” is one quote, since either half
+    alone misquotes. An opening mark never closed (a quote running on into the next
+    paragraph, a typo) holds nothing together."""
+    piece = text[start:boundary]
+    if piece.count("“") > piece.count("”"):
+        close = text.find("”", boundary, end)
+    elif piece.count('"') % 2:
+        close = text.find('"', boundary, end)
+    else:
+        return False
+    return close != -1 and close - start <= _MAX_QUOTED_CHARS
 
 
 def _is_abbreviation(fragment: str) -> bool:
@@ -191,6 +212,27 @@ def _split_long(
     return pieces
 
 
+def whole_quotations(
+    text: str, sentences: list[tuple[int, int, int]]
+) -> list[tuple[int, int, int]]:
+    """``sentences`` (start, end, paragraph) with each quotation of several sentences in
+    one paragraph joined into one, for quoting. Packing chunks uses the plain sentences:
+    finer units fill the word-piece budget better."""
+    out: list[tuple[int, int, int]] = []
+    for para, run in groupby(sentences, key=lambda s: s[2]):
+        run = list(run)
+        para_end = run[-1][1]
+        merged = [run[0]]
+        for start, end, _ in run[1:]:
+            first, last, _ = merged[-1]
+            if _inside_quotation(text, first, last, para_end):
+                merged[-1] = (first, end, para)
+            else:
+                merged.append((start, end, para))
+        out.extend(merged)
+    return out
+
+
 def _make_chunk(doc: Document, index: int, sentences: list[tuple[int, int, int]]) -> Chunk:
     start, end = sentences[0][0], sentences[-1][1]
     return Chunk(
@@ -201,7 +243,7 @@ def _make_chunk(doc: Document, index: int, sentences: list[tuple[int, int, int]]
         end=end,
         text=doc.text[start:end],
         paragraph=sentences[0][2],
-        sentences=list(sentences),
+        sentences=whole_quotations(doc.text, sentences),
     )
 
 

@@ -1,6 +1,11 @@
 import pytest
 
-from assistant.chunking import chunk_document, document_sentences, split_sentences
+from assistant.chunking import (
+    chunk_document,
+    document_sentences,
+    split_sentences,
+    whole_quotations,
+)
 from assistant.ingest import parse_text
 
 from .conftest import SEED_FILE
@@ -35,6 +40,45 @@ def test_sentence_split_handles_curly_quotes():
     ]
 
 
+def _quotes(text: str) -> list[str]:
+    sentences = [(sp.start, sp.end, 1) for sp in split_sentences(text)]
+    return [text[a:b] for a, b, _ in whole_quotations(text, sentences)]
+
+
+def test_a_quotation_of_several_sentences_is_quoted_whole():
+    text = (
+        "He explained that “NATO is establishing a presence. We are forced to respond.” "
+        'Miller said: "It is fine. We agree." Then he left.'
+    )
+    assert _quotes(text) == [
+        "He explained that “NATO is establishing a presence. We are forced to respond.”",
+        'Miller said: "It is fine. We agree."',
+        "Then he left.",
+    ]
+
+
+def test_a_quotation_left_open_or_too_long_is_quoted_sentence_by_sentence():
+    # a quote that runs on into the next paragraph never closes in this one
+    unclosed = "“The talks failed. Nobody came. We go on."
+    assert _quotes(unclosed) == ["“The talks failed.", "Nobody came.", "We go on."]
+    long_quote = "“" + " ".join(["This sentence is part of a long quotation."] * 12) + "”"
+    assert len(_quotes(long_quote)) == 12
+
+
+def test_chunks_record_whole_quotations_but_pack_plain_sentences(embedder):
+    text = "Title\n\nPutin said: “We will respond. We are forced to. It is final.” Talks ended."
+    doc = parse_text(text, "quote.txt")
+    (chunk,) = chunk_document(doc, embedder.count_tokens, max_tokens=128)
+    quotes = [doc.text[a:b] for a, b, _ in chunk.sentences]
+    assert quotes == [
+        "Putin said: “We will respond. We are forced to. It is final.”",
+        "Talks ended.",
+    ]
+    # packing still sees four sentences: a tight budget splits between them, not in words
+    small = chunk_document(doc, embedder.count_tokens, max_tokens=20)
+    assert all(doc.text[c.start : c.end].endswith((".", ".”")) for c in small)
+
+
 @pytest.fixture(scope="module")
 def seed_doc():
     return parse_text(SEED_FILE.read_text(encoding="utf-8"), str(SEED_FILE))
@@ -44,13 +88,17 @@ def seed_doc():
 def test_chunks_are_whole_sentences_within_the_token_limit(seed_doc, embedder, max_tokens):
     chunks = chunk_document(seed_doc, embedder.count_tokens, max_tokens=max_tokens, overlap=1)
     sentence_spans = {(s, e) for s, e, _ in document_sentences(seed_doc)}
+    starts, ends = {s for s, _ in sentence_spans}, {e for _, e in sentence_spans}
     for chunk in chunks:
         assert seed_doc.text[chunk.start : chunk.end] == chunk.text
-        assert all((s, e) in sentence_spans for s, e, _ in chunk.sentences)
+        # recorded sentences are whole sentences (or whole quotations of several)
+        assert all(s in starts and e in ends for s, e, _ in chunk.sentences)
         with_title = embedder.count_tokens([f"{seed_doc.title}\n{chunk.text}"])[0]
         assert with_title + 2 <= max_tokens
-    covered = {s for c in chunks for s in c.sentences}
-    assert {(s, e) for s, e, _ in covered} == sentence_spans
+    covered = {
+        (s, e) for c in chunks for a, b, _ in c.sentences for s, e in sentence_spans if a <= s < b
+    }
+    assert covered == sentence_spans
 
 
 def test_tiny_budget_splits_only_overlong_sentences(seed_doc, embedder):
