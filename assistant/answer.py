@@ -6,7 +6,8 @@ type (a name for "Which team ...?", a number for "How many ...?") and lowered wh
 restates the question. Sentences are then *ranked* by support plus priors that say which
 supported sentence is likelier to hold the answer: a stronger answer-type bonus, the rank
 of its passage in retrieval, its length (headline fragments carry little), and whether it
-stands on its own (one opening with "He" or "But" leans on the sentence before it).
+stands on its own (one opening with "He" or "But", or holding only part of a quotation,
+leans on the sentence before it).
 Sentences that are themselves questions are never candidates: they state nothing. The best
 ones form the answer, each followed by its marker, and each marker resolves to a typed
 citation with the sentence's exact document offsets. When no sentence is supported
@@ -160,10 +161,17 @@ def _ranking_prior(cand: Candidate, typed: bool) -> float:
 
 
 def leans_on_context(sentence: str) -> bool:
-    """Whether a sentence opens with a pronoun or "But", so it needs the one before it."""
+    """Whether a sentence needs the one before it: it opens with a pronoun or "But", or it
+    holds only part of a quotation (a passage can begin or end inside one, and the speaker
+    is named where the quotation opens)."""
     words = sentence.split()
     first = words[0] if words else ""
-    return first.strip("“\"‘'(,").lower() in _DANGLING_OPENERS
+    return first.strip("“\"‘'(,").lower() in _DANGLING_OPENERS or partial_quotation(sentence)
+
+
+def partial_quotation(sentence: str) -> bool:
+    """Whether a sentence opens or closes a quotation without the other end."""
+    return sentence.count("“") != sentence.count("”") or sentence.count('"') % 2 == 1
 
 
 def asks_question(sentence: str) -> bool:

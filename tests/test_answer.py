@@ -26,6 +26,10 @@ def test_sentences_that_lean_on_the_one_before_are_recognised():
     assert leans_on_context("They left on Monday.")
     assert not leans_on_context("Thousands left the city on Monday.")
     assert not leans_on_context("Theresa May resigned in 2019.")  # "The..." is no pronoun
+    # part of a quotation: the speaker is named where it opens, in another sentence
+    assert leans_on_context("If it does, we will respond.”")
+    assert leans_on_context('Putin said: "Sending weapons is a mistake.')
+    assert not leans_on_context("Putin said: “We will respond.” Seoul did not comment.")
 
 
 @pytest.mark.parametrize(
@@ -77,3 +81,15 @@ def test_a_sentence_naming_its_subject_outranks_one_that_leans_on_context(embedd
         "What did researchers find about the new malaria vaccine?", [passage]
     )
     assert answer.citations[0].quote.startswith("Researchers in Kenya"), answer.answer
+
+
+def test_a_whole_quotation_outranks_a_piece_of_one(embedder):
+    # the same words twice; the piece cut from a longer quotation names no speaker
+    passage = _passage(
+        "Sending weapons to Ukraine would be a big mistake and Russia will respond.” "
+        "Putin said: “Sending weapons to Ukraine would be a big mistake and Russia will respond.”"
+    )
+    answer = ExtractiveAnswerer(embedder, max_sentences=1).answer(
+        "Would sending weapons to Ukraine be a mistake?", [passage]
+    )
+    assert answer.citations[0].quote.startswith("Putin said"), answer.answer
