@@ -182,6 +182,12 @@ def ask(
         llm_base_url=base_url,
         llm_model=model,
     )
+    if not as_json and assistant.store.chunk_count() == 0:
+        typer.echo(
+            f"{assistant.store.location} holds no articles: add some with "
+            "`assistant index PATH ...` first.",
+            err=True,
+        )
     for q in [question] if question else _read_questions(questions):
         try:
             answer = _stream_answer(assistant, q) if stream else assistant.ask(q)

@@ -43,10 +43,8 @@ def make_answerer(settings: Settings, embedder, get_article=None) -> Any:
     return make_llm_answerer(settings, embedder, get_article)
 
 
-NO_ARTICLES = (
-    "No articles are indexed yet, so there is nothing to answer from. "
-    "Add some articles, then ask again."
-)
+# no "add some" here: a read-only library's visitors cannot, and the UI and CLI say how
+NO_ARTICLES = "No articles are indexed yet, so there is nothing to answer from."
 
 
 def empty_library_answer(question: str, answerer) -> Answer:

@@ -175,6 +175,13 @@ def test_cli_questions_file_streams_one_object_per_line(tmp_path, seed_index_dir
     assert "NATO" in lines[0]["answer"]
 
 
+def test_cli_on_an_empty_index_says_how_to_add_articles(tmp_path, embedder):
+    result = CliRunner().invoke(app, ["ask", "Who won?", "--index-dir", str(tmp_path / "idx")])
+    assert result.exit_code == 0, result.output
+    assert NO_ARTICLES in result.stdout
+    assert "holds no articles: add some with `assistant index" in result.stderr
+
+
 def test_cli_text_output_lists_sources(seed_index_dir):
     result = CliRunner().invoke(
         app, ["ask", "What did Putin say about South Korea?", "--index-dir", str(seed_index_dir)]
