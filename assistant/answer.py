@@ -27,7 +27,7 @@ import numpy as np
 from langchain_core.documents import Document as LCDocument
 
 from .config import Settings
-from .query import analyse, has_typed_candidate, name_groups, names_found
+from .query import WH_WORDS, analyse, has_typed_candidate, name_groups, names_found
 from .schema import Answer, AnswerSentence, Citation, Document
 
 _TOKEN = re.compile(r"[\w'’-]+")
@@ -45,7 +45,6 @@ _QUESTION_WORDS = frozenset(
     "tell".split()
 )
 _MIN_WORDS = 4
-_WH_WORDS = frozenset("what which who whom whose when where why how".split())
 # after a wh-word these mean the question inverts ("what is ...", "where was ...")
 _AUXILIARIES = frozenset(
     "is are was were will would can could should shall may might must has have had".split()
@@ -188,7 +187,7 @@ def abstention_text(question: str) -> str:
     q = question.strip().rstrip("?!. ").strip()
     words = [w.lower().strip('“”"‘’,') for w in q.split()]
     inverted = len(words) > 1 and (words[1] in _AUXILIARIES or _DO_FORMS & set(words))
-    if words and words[0] in _WH_WORDS and not inverted:
+    if words and words[0] in WH_WORDS and not inverted:
         return f"The indexed articles don't say {q[0].lower() + q[1:]}."
     return f"The indexed articles don't answer “{question.strip()}”"
 

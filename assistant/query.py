@@ -17,7 +17,7 @@ from .chunking import split_sentences
 
 _WORD = re.compile(r"[\w'’.%$-]+")
 _NAME_TOKEN = re.compile(r"[\w'’.-]+")
-_WH = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how"}
+WH_WORDS = frozenset({"who", "whom", "whose", "what", "which", "when", "where", "why", "how"})
 _TYPE_NOUNS = {
     "person": "person people man woman player players coach actor actress singer star stars "
     "artist politician politicians figure figures leader president candidate author celebrity "
@@ -73,7 +73,7 @@ def question_focus(question: str) -> str:
     sentences = split_question(question)
     for sentence in reversed(sentences):
         first = sentence.split()[0].lower().strip("“\"'‘")
-        if sentence.endswith("?") or first in _WH:
+        if sentence.endswith("?") or first in WH_WORDS:
             return sentence
     return question.strip()
 
@@ -168,7 +168,7 @@ def name_groups(question: str) -> list[str]:
         run: list[str] = []
         for i, word in enumerate(_NAME_TOKEN.findall(sentence)):
             word = re.sub(r"['’]s$", "", word.strip("'’.-"))
-            if i > 0 and _capitalised(word) and word.lower() not in _WH:
+            if i > 0 and _capitalised(word) and word.lower() not in WH_WORDS:
                 run.append(word)
             elif run:
                 groups.append(" ".join(run))
