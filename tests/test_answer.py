@@ -71,25 +71,31 @@ def test_a_question_in_the_article_is_never_quoted_as_an_answer(embedder):
     assert "rich nations" in answer.citations[0].quote
 
 
-def test_a_sentence_naming_its_subject_outranks_one_that_leans_on_context(embedder):
-    # the same finding twice; without the opener the "But ..." copy scores higher
-    passage = _passage(
-        "But researchers found the new malaria vaccine cut deaths among children by half. "
-        "Researchers in Kenya found the new malaria vaccine cut deaths among children by half."
-    )
+@pytest.mark.parametrize(
+    ("passage_text", "question", "winner"),
+    [
+        # the same finding twice; without the opener the "But ..." copy scores higher
+        (
+            "But researchers found the new malaria vaccine cut deaths among children by half. "
+            "Researchers in Kenya found the new malaria vaccine cut deaths among children by "
+            "half.",
+            "What did researchers find about the new malaria vaccine?",
+            "Researchers in Kenya",
+        ),
+        # the same words twice; the piece cut from a longer quotation names no speaker
+        (
+            "Sending weapons to Ukraine would be a big mistake and Russia will respond.” "
+            "Putin said: “Sending weapons to Ukraine would be a big mistake and Russia will "
+            "respond.”",
+            "Would sending weapons to Ukraine be a mistake?",
+            "Putin said",
+        ),
+    ],
+)
+def test_a_sentence_that_stands_on_its_own_outranks_one_leaning_on_context(
+    embedder, passage_text, question, winner
+):
     answer = ExtractiveAnswerer(embedder, max_sentences=1).answer(
-        "What did researchers find about the new malaria vaccine?", [passage]
+        question, [_passage(passage_text)]
     )
-    assert answer.citations[0].quote.startswith("Researchers in Kenya"), answer.answer
-
-
-def test_a_whole_quotation_outranks_a_piece_of_one(embedder):
-    # the same words twice; the piece cut from a longer quotation names no speaker
-    passage = _passage(
-        "Sending weapons to Ukraine would be a big mistake and Russia will respond.” "
-        "Putin said: “Sending weapons to Ukraine would be a big mistake and Russia will respond.”"
-    )
-    answer = ExtractiveAnswerer(embedder, max_sentences=1).answer(
-        "Would sending weapons to Ukraine be a mistake?", [passage]
-    )
-    assert answer.citations[0].quote.startswith("Putin said"), answer.answer
+    assert answer.citations[0].quote.startswith(winner), answer.answer
