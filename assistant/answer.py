@@ -11,8 +11,8 @@ leans on the sentence before it).
 Sentences that are themselves questions are never candidates: they state nothing. The best
 ones form the answer, each followed by its marker, and each marker resolves to a typed
 citation with the sentence's exact document offsets. When no sentence is supported
-enough, or most of the names the question is about are absent from every passage, it
-abstains instead of guessing: the priors order sentences, they never make one supported.
+enough, or most of the names and years the question is about are absent from every passage,
+it abstains instead of guessing: the priors order sentences, they never make one supported.
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ import numpy as np
 from langchain_core.documents import Document as LCDocument
 
 from .config import Settings
-from .query import WH_WORDS, analyse, has_typed_candidate, name_groups, names_found
+from .query import (
+    WH_WORDS,
+    analyse,
+    has_typed_candidate,
+    name_groups,
+    names_found,
+    question_years,
+)
 from .schema import Answer, AnswerSentence, Citation, Document
 
 _TOKEN = re.compile(r"[\w'’-]+")
@@ -294,16 +301,20 @@ class ExtractiveAnswerer:
         )
 
     def _names_missing(self, question: str, passages: list[LCDocument]) -> bool:
-        """Whether too many of the names the question is about are absent from every
-        passage and its article (then the passages are about something else)."""
-        names = name_groups(question)
+        """Whether too many of the names and years the question is about are absent from
+        every passage, its article and its date (then the passages are about something
+        else)."""
+        names = name_groups(question) + question_years(question)
         if not names:
             return False
-        haystack = " ".join(f"{p.metadata.get('title', '')} {p.page_content}" for p in passages)
+        haystack = " ".join(
+            f"{p.metadata.get('title', '')} {p.metadata.get('date', '')} {p.page_content}"
+            for p in passages
+        )
         if not self._names_covered(names, haystack) and self.get_article:
             doc_ids = dict.fromkeys(p.metadata["doc_id"] for p in passages)
             articles = [self.get_article(d) for d in doc_ids]
-            haystack = " ".join(f"{a.title} {a.text}" for a in articles if a)
+            haystack = " ".join(f"{a.title} {a.date} {a.text}" for a in articles if a)
         return not self._names_covered(names, haystack)
 
     @staticmethod

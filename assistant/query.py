@@ -178,6 +178,13 @@ def name_groups(question: str) -> list[str]:
     return list(dict.fromkeys(groups))
 
 
+def question_years(question: str) -> list[str]:
+    """The years a question names ("in 1930", "the 2024 race"): like its names, they say
+    which events it is about, so passages that never mention them are about others."""
+    words = (re.sub(r"['’]s$", "", w.strip("'’.-")) for w in _NAME_TOKEN.findall(question))
+    return list(dict.fromkeys(w for w in words if _YEAR.match(w)))
+
+
 def names_found(names: list[str], text: str) -> int:
     """How many of ``names`` occur in ``text``: every word of a name, anywhere in it."""
     words = {_name_word(w) for w in _NAME_TOKEN.findall(text)}

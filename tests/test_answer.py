@@ -99,3 +99,18 @@ def test_a_sentence_that_stands_on_its_own_outranks_one_leaning_on_context(
         question, [_passage(passage_text)]
     )
     assert answer.citations[0].quote.startswith(winner), answer.answer
+
+
+def test_a_year_the_question_names_must_occur_in_the_passages_or_their_date(embedder):
+    """Passages about World Cup qualifiers in 2021 do not say who won in 1930."""
+    text = (
+        "Christian Pulisic was 17 when he appeared in his first World Cup qualifier. "
+        "Ricardo Pepi scored twice as the United States won the World Cup qualifier in Honduras."
+    )
+    answerer = ExtractiveAnswerer(embedder)
+    other_year = answerer.answer("Who won the World Cup qualifier in 1930?", [_passage(text)])
+    assert other_year.abstained, other_year.answer
+    dated = _passage(text)
+    dated.metadata["date"] = "1930/07/30"
+    same_year = answerer.answer("Who won the World Cup qualifier in 1930?", [dated])
+    assert not same_year.abstained and "Pepi" in same_year.answer, same_year.answer

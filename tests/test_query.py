@@ -8,6 +8,7 @@ from assistant.query import (
     name_groups,
     names_found,
     question_focus,
+    question_years,
 )
 
 
@@ -61,6 +62,15 @@ def test_name_groups_join_runs_and_drop_question_words_and_possessives():
     q = "What did Japan's prime minister say about the pact between Russia and North Korea?"
     assert name_groups(q) == ["Japan", "Russia", "North Korea"]
     assert name_groups("Who won the 2022 FIFA World Cup on Sunday?") == ["FIFA World Cup"]
+
+
+def test_question_years_are_the_years_it_names():
+    assert question_years("Who won the World Cup in 1930?") == ["1930"]
+    assert question_years("Did the 1990s or 2024’s race draw 150 people in 2024?") == [
+        "1990s",
+        "2024",
+    ]
+    assert question_years("Who won 3,000 votes on March 12?") == []
 
 
 def test_names_found_needs_every_word_of_a_name():
