@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from langchain_core.documents import Document as LCDocument
@@ -37,6 +37,7 @@ from .query import (
 )
 from .schema import Answer, AnswerSentence, Citation, Document
 
+ArticleLookup = Callable[[str], Document | None]
 _TOKEN = re.compile(r"[\w'’-]+")
 _STOPWORDS = frozenset(
     "a an and are as at be been being but by can could did do does doing for from had has have "
@@ -82,6 +83,9 @@ _FULL_LENGTH_WORDS = 40
 _RELATIVE_SUPPORT = 0.7
 # Abstain when fewer than this share of the question's names occur in the passages.
 _MIN_NAME_COVERAGE = 0.75
+# An answer sentence's own article must name at least this share of them, and every year
+# the question names (see ``ExtractiveAnswerer._articles_about``).
+_MIN_ARTICLE_NAME_SHARE = 0.5
 
 
 @lru_cache(maxsize=1)
@@ -199,6 +203,13 @@ def abstention_text(question: str) -> str:
     return f"The indexed articles don't answer “{question.strip()}”"
 
 
+def _names_and_years_in(years: list[str], names: list[str], text: str) -> bool:
+    """Whether ``text`` names every one of ``years`` and at least half of ``names``."""
+    if names_found(years, text) < len(years):
+        return False
+    return not names or names_found(names, text) / len(names) >= _MIN_ARTICLE_NAME_SHARE
+
+
 class ExtractiveAnswerer:
     """Composes an answer from the best-supported sentences of the passages."""
 
@@ -279,8 +290,12 @@ class ExtractiveAnswerer:
         self.score(question, cands)
         ranked = sorted(cands, key=lambda c: c.score, reverse=True)
         # only supported sentences may answer; the priors merely order them
-        eligible = [c for c in ranked if c.support >= self.min_support]
-        if not eligible or self._names_missing(question, passages):
+        supported = [c for c in ranked if c.support >= self.min_support]
+        # an article is read whole at most once per question
+        get_article = cache(self.get_article) if self.get_article else None
+        about = self._articles_about(question, supported, get_article)
+        eligible = [c for c in supported if c.passage.metadata["doc_id"] in about]
+        if not eligible or self._names_missing(question, passages, get_article):
             return self._abstain(question, ranked)
         chosen = self._select(eligible)
         citations = [make_citation(i, c, c.score) for i, c in enumerate(chosen, start=1)]
@@ -300,7 +315,44 @@ class ExtractiveAnswerer:
             answerer=self.name,
         )
 
-    def _names_missing(self, question: str, passages: list[LCDocument]) -> bool:
+    def _articles_about(
+        self, question: str, supported: list[Candidate], get_article: ArticleLookup | None
+    ) -> set[str]:
+        """The articles (doc ids) of ``supported`` that an answer may quote: their passages,
+        or failing them whole text and date, name every year the question names and at
+        least half of its other names. A year pins the event ("the 1998 World Cup"); the
+        other names are often paraphrased ("U.S." for "United States"), so half will do."""
+        by_doc: dict[str, dict[str, LCDocument]] = {}
+        for cand in supported:
+            meta = cand.passage.metadata
+            by_doc.setdefault(meta["doc_id"], {})[meta["chunk_id"]] = cand.passage
+        years, names = question_years(question), name_groups(question)
+        if not years and not names:
+            return set(by_doc)
+        return {
+            doc_id
+            for doc_id, passages in by_doc.items()
+            if self._article_about(years, names, list(passages.values()), get_article)
+        }
+
+    @staticmethod
+    def _article_about(
+        years: list[str],
+        names: list[str],
+        passages: list[LCDocument],
+        get_article: ArticleLookup | None,
+    ) -> bool:
+        meta = passages[0].metadata
+        parts = [meta.get("title", ""), meta.get("date", "")] + [p.page_content for p in passages]
+        if _names_and_years_in(years, names, " ".join(parts)):
+            return True
+        article = get_article(meta["doc_id"]) if get_article else None
+        text = f"{article.title} {article.date} {article.text}" if article else ""
+        return _names_and_years_in(years, names, text)
+
+    def _names_missing(
+        self, question: str, passages: list[LCDocument], get_article: ArticleLookup | None
+    ) -> bool:
         """Whether too many of the names and years the question is about are absent from
         every passage, its article and its date (then the passages are about something
         else)."""
@@ -311,9 +363,9 @@ class ExtractiveAnswerer:
             f"{p.metadata.get('title', '')} {p.metadata.get('date', '')} {p.page_content}"
             for p in passages
         )
-        if not self._names_covered(names, haystack) and self.get_article:
+        if not self._names_covered(names, haystack) and get_article:
             doc_ids = dict.fromkeys(p.metadata["doc_id"] for p in passages)
-            articles = [self.get_article(d) for d in doc_ids]
+            articles = [get_article(d) for d in doc_ids]
             haystack = " ".join(f"{a.title} {a.date} {a.text}" for a in articles if a)
         return not self._names_covered(names, haystack)
 

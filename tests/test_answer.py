@@ -114,3 +114,20 @@ def test_a_year_the_question_names_must_occur_in_the_passages_or_their_date(embe
     dated.metadata["date"] = "1930/07/30"
     same_year = answerer.answer("Who won the World Cup qualifier in 1930?", [dated])
     assert not same_year.abstained and "Pepi" in same_year.answer, same_year.answer
+
+
+def test_an_answer_comes_from_an_article_naming_the_year_and_the_question_s_names(embedder):
+    """One article has the year, another the names: neither is about the 1998 World Cup."""
+    baseball = _passage(
+        "The 1998 San Diego Padres won the pennant after Kevin Brown won 18 games.", "padres"
+    )
+    football = _passage(
+        "France won the World Cup final in Paris, where the home team beat Brazil 3-0.", "cup"
+    )
+    answerer = ExtractiveAnswerer(embedder)
+    split = answerer.answer("Which team won the 1998 World Cup?", [baseball, football])
+    assert split.abstained, split.answer
+    football.metadata["date"] = "1998/07/12"
+    whole = answerer.answer("Which team won the 1998 World Cup?", [baseball, football])
+    assert not whole.abstained, whole.answer
+    assert {c.doc_id for c in whole.citations} == {"cup"}, whole.answer
