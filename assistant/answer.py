@@ -11,8 +11,8 @@ leans on the sentence before it).
 Sentences that are themselves questions are never candidates: they state nothing. The best
 ones form the answer, each followed by its marker, and each marker resolves to a typed
 citation with the sentence's exact document offsets. When no sentence is supported
-enough, or most of the names and years the question is about are absent from every passage,
-it abstains instead of guessing: the priors order sentences, they never make one supported.
+enough, a question asking for a number or date finds none in them, or most of the names and
+years the question is about are absent from every passage, it abstains instead of guessing: the priors order sentences, they never make one supported.
 """
 
 from __future__ import annotations
@@ -83,6 +83,9 @@ _FULL_LENGTH_WORDS = 40
 _RELATIVE_SUPPORT = 0.7
 # Abstain when fewer than this share of the question's names occur in the passages.
 _MIN_NAME_COVERAGE = 0.75
+# "How many ...?" is answered by a number, "When ...?" by a date: with no supported sentence
+# holding one (beyond those the question itself names), nothing answers the question.
+_SHARP_TYPES = frozenset({"number", "percent", "year", "date"})
 # An answer sentence's own article must name at least this share of them, and every year
 # the question names (see ``ExtractiveAnswerer._articles_about``).
 _MIN_ARTICLE_NAME_SHARE = 0.5
@@ -210,6 +213,15 @@ def _names_and_years_in(years: list[str], names: list[str], text: str) -> bool:
     return not names or names_found(names, text) / len(names) >= _MIN_ARTICLE_NAME_SHARE
 
 
+def _lacks_asked_type(question: str, eligible: list[Candidate]) -> bool:
+    """Whether a question asking for a number or a date has no eligible sentence holding
+    one it does not name itself."""
+    kind = analyse(question).answer_type
+    return kind in _SHARP_TYPES and not any(
+        has_typed_candidate(c.text, kind, question) for c in eligible
+    )
+
+
 class ExtractiveAnswerer:
     """Composes an answer from the best-supported sentences of the passages."""
 
@@ -295,7 +307,11 @@ class ExtractiveAnswerer:
         get_article = cache(self.get_article) if self.get_article else None
         about = self._articles_about(question, supported, get_article)
         eligible = [c for c in supported if c.passage.metadata["doc_id"] in about]
-        if not eligible or self._names_missing(question, passages, get_article):
+        if (
+            not eligible
+            or _lacks_asked_type(question, eligible)
+            or self._names_missing(question, passages, get_article)
+        ):
             return self._abstain(question, ranked)
         chosen = self._select(eligible)
         citations = [make_citation(i, c, c.score) for i, c in enumerate(chosen, start=1)]

@@ -131,3 +131,19 @@ def test_an_answer_comes_from_an_article_naming_the_year_and_the_question_s_name
     whole = answerer.answer("Which team won the 1998 World Cup?", [baseball, football])
     assert not whole.abstained, whole.answer
     assert {c.doc_id for c in whole.citations} == {"cup"}, whole.answer
+
+
+def test_a_number_question_without_a_number_in_any_sentence_abstains(embedder):
+    question = "How many people died in the floods in Pakistan?"
+    answerer = ExtractiveAnswerer(embedder)
+    vague = _passage(
+        "The floods in Pakistan killed many people and destroyed villages across Sindh. "
+        "Officials said people died in the floods as rivers burst their banks."
+    )
+    counted = _passage(
+        "The floods in Pakistan killed 1,700 people and destroyed villages across Sindh. "
+        "Officials said people died in the floods as rivers burst their banks."
+    )
+    assert answerer.answer(question, [vague]).abstained
+    answer = answerer.answer(question, [counted])
+    assert not answer.abstained and "1,700" in answer.answer, answer.answer
