@@ -12,7 +12,8 @@ Sentences that are themselves questions are never candidates: they state nothing
 ones form the answer, each followed by its marker, and each marker resolves to a typed
 citation with the sentence's exact document offsets. When no sentence is supported
 enough, a question asking for a number or date finds none in them, or most of the names and
-years the question is about are absent from every passage, it abstains instead of guessing: the priors order sentences, they never make one supported.
+years the question is about are absent from every passage, it abstains instead of
+guessing: the priors order sentences, they never make one supported.
 """
 
 from __future__ import annotations
