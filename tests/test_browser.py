@@ -3,6 +3,7 @@ library upload, phone width, no outside requests. Screenshots go to artifacts/sc
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -135,6 +136,47 @@ def test_phone_width_has_no_sideways_scroll(browser, seed_app):
     assert tab.page.evaluate("document.documentElement.scrollWidth") <= 375
     tab.shot("07-library-phone")
     assert tab.outside == []
+
+
+def test_a_long_library_scrolls_inside_its_table(browser, embedder, tmp_path):
+    """Twenty articles are taller than the table's box: the table scrolls inside it and
+    never runs over the controls below (it did when the box's overflow stayed visible)."""
+    from assistant.config import load_settings
+    from assistant.service import Assistant
+
+    from .app_server import running_app
+
+    rows = [
+        {
+            "title": f"Harbour report number {i}",
+            "url": f"https://example.org/r/{i}",
+            "text": (
+                f"The harbour authority published report number {i} on Monday. "
+                "It counts the ships that docked and the cargo they unloaded."
+            ),
+        }
+        for i in range(20)
+    ]
+    articles = tmp_path / "reports.jsonl"
+    articles.write_text("\n".join(json.dumps(r) for r in rows))
+    index = tmp_path / "index"
+    Assistant(load_settings(index_dir=index), embedder=embedder).index([str(articles)])
+    with running_app(index, embedder) as app:
+        tab = Page(browser, app.url, 1280, 900)
+        tab.page.click("#library-tab-button")
+        tab.page.wait_for_selector("#library-table :text('Harbour report number 19')")
+        box = tab.page.evaluate(
+            """() => {
+              const t = document.querySelector('#library-table');
+              const below = document.querySelector('#remove-row').getBoundingClientRect();
+              t.scrollTop = 100;  // stays 0 unless the box itself scrolls
+              return {scrolled: t.scrollTop, bottom: t.getBoundingClientRect().bottom,
+                      next: below.top};
+            }"""
+        )
+        tab.shot("08-long-library-desktop")
+    assert box["scrolled"] == 100, box  # the rows scroll within the box
+    assert box["bottom"] <= box["next"], box  # which ends above the remove row
 
 
 INJECTED = """Council approves riverside park budget
