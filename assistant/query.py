@@ -155,8 +155,11 @@ def _is_kind(word: str, words: list[str], i: int, kind: str) -> bool:
 
 
 def _capitalised(word: str) -> bool:
+    """Whether a word is written as a name: capitalised, or with a capital inside a
+    lower-case start ("iPhone", "eBay"); weekdays and months are not names here."""
     low = _norm(word)
-    return word[:1].isupper() and low not in _DAYS and low not in _MONTHS
+    name_like = word[:1].isupper() or (word[:1].islower() and any(c.isupper() for c in word))
+    return name_like and low not in _DAYS and low not in _MONTHS
 
 
 def name_groups(question: str) -> list[str]:

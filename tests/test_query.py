@@ -62,6 +62,8 @@ def test_name_groups_join_runs_and_drop_question_words_and_possessives():
     q = "What did Japan's prime minister say about the pact between Russia and North Korea?"
     assert name_groups(q) == ["Japan", "Russia", "North Korea"]
     assert name_groups("Who won the 2022 FIFA World Cup on Sunday?") == ["FIFA World Cup"]
+    # a capital inside a lower-case start is a name too
+    assert name_groups("When is the next iPhone launching on eBay?") == ["iPhone", "eBay"]
 
 
 def test_question_years_are_the_years_it_names():
