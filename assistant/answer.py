@@ -8,7 +8,8 @@ supported sentence is likelier to hold the answer: a stronger answer-type bonus,
 of its passage in retrieval, its length (headline fragments carry little), and whether it
 stands on its own (one opening with "He" or "But", or holding only part of a quotation,
 leans on the sentence before it).
-Sentences that are themselves questions are never candidates: they state nothing. The best
+Sentences that are themselves questions are never candidates: they state nothing; nor are
+image captions that scraped pages run into the text (they hold a photo credit). The best
 ones form the answer, each followed by its marker, and each marker resolves to a typed
 citation with the sentence's exact document offsets. When no sentence is supported
 enough, a question asking for a number or date finds none in them, or most of the names and
@@ -188,6 +189,21 @@ def partial_quotation(sentence: str) -> bool:
     return sentence.count("“") != sentence.count("”") or sentence.count('"') % 2 == 1
 
 
+# A photo credit ("Andre Penner/AP", "Joe Raedle/Getty Images") marks an image caption that
+# scraped pages run into the article text; a caption describes a picture, not the news.
+_PHOTO_CREDIT = re.compile(
+    r"\b[A-Z][\w.'’-]* ?/(?:[\w&.'’ -]+/)*"
+    r"(?:Getty Images|AP|AFP|Reuters|Associated Press|Bloomberg|EPA(?:-EFE)?|Shutterstock|"
+    r"Sipa USA|ZUMA|Zuma Press|USA TODAY|The New York Times|The Washington Post|"
+    r"NurPhoto|Anadolu Agency|SOPA Images|LightRocket|Pool|CNN)\b"
+)
+
+
+def is_photo_caption(sentence: str) -> bool:
+    """Whether a sentence holds a photo credit, as image captions do."""
+    return bool(_PHOTO_CREDIT.search(sentence))
+
+
 def asks_question(sentence: str) -> bool:
     """Whether a sentence is itself a question (it states nothing, so never answers)."""
     return sentence.rstrip("”\"’') ").endswith("?")
@@ -291,7 +307,11 @@ class ExtractiveAnswerer:
         for rank, passage in enumerate(passages):
             for cand in passage_sentences(passage, rank):
                 key = " ".join(cand.text.lower().split())
-                usable = len(cand.text.split()) >= _MIN_WORDS and not asks_question(cand.text)
+                usable = (
+                    len(cand.text.split()) >= _MIN_WORDS
+                    and not asks_question(cand.text)
+                    and not is_photo_caption(cand.text)
+                )
                 if usable and key not in seen:
                     seen.add(key)
                     out.append(cand)

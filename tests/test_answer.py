@@ -9,6 +9,7 @@ from assistant.answer import (
     ExtractiveAnswerer,
     abstention_text,
     asks_question,
+    is_photo_caption,
     leans_on_context,
 )
 from assistant.chunking import split_sentences
@@ -147,3 +148,31 @@ def test_a_number_question_without_a_number_in_any_sentence_abstains(embedder):
     assert answerer.answer(question, [vague]).abstained
     answer = answerer.answer(question, [counted])
     assert not answer.abstained and "1,700" in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize(
+    ("sentence", "caption"),
+    [
+        ("Andre Penner/AP Brazilian President Jair Bolsonaro votes in Rio.", True),
+        ("Ernesto Benavides /AFP/Getty Images Lula kisses his ticket after voting.", True),
+        ("Steve Nash was appointed in 2020 Dustin Satloff/Getty Images North America", True),
+        ("The AP/NORC poll found that 40% of adults approve.", False),
+        ("A Reuters/Ipsos poll found 40% approve of the president.", False),
+        ("He said 24/7 coverage of the storm was needed.", False),
+    ],
+)
+def test_photo_captions_are_recognised_by_their_credit(sentence, caption):
+    assert is_photo_caption(sentence) is caption
+
+
+def test_an_image_caption_is_never_quoted(embedder):
+    passage = _passage(
+        "Andre Penner/AP Jair Bolsonaro votes in the Brazilian presidential election in Rio. "
+        "Jair Bolsonaro lost the Brazilian presidential election to Lula by less than two "
+        "points."
+    )
+    answer = ExtractiveAnswerer(embedder).answer(
+        "What happened to Jair Bolsonaro in the Brazilian presidential election?", [passage]
+    )
+    assert answer.citations, answer.answer
+    assert all("Penner" not in c.quote for c in answer.citations), answer.answer
