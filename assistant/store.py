@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -375,9 +376,10 @@ class ArticleStore:
         return {i: m for i, m in zip(got["ids"], got["metadatas"], strict=True) if i != STATE_ID}
 
     def list_sources(self) -> list[SourceInfo]:
-        """Every indexed article, sorted by title."""
+        """Every indexed article, sorted by title as people count ("Report 2" before
+        "Report 10")."""
         infos = [_source_info(doc_id, meta) for doc_id, meta in self.doc_records().items()]
-        return sorted(infos, key=lambda s: (s.title.lower(), s.doc_id))
+        return sorted(infos, key=lambda s: (natural_key(s.title), s.doc_id))
 
     def get_document(self, doc_id: str) -> Document | None:
         """An indexed article with its full text, or None."""
@@ -449,6 +451,12 @@ class ArticleStore:
         return [
             StoredChunk(d.id, d.page_content, d.metadata, 1.0 - float(dist)) for d, dist in hits
         ]
+
+
+def natural_key(title: str) -> list[str | int]:
+    """A sort key that orders the numbers in a title by value, not digit by digit."""
+    parts = re.split(r"(\d+)", title.casefold())
+    return [int(p) if i % 2 else p for i, p in enumerate(parts)]
 
 
 def _count_by_doc(collection) -> dict[str, int]:

@@ -97,3 +97,14 @@ def test_a_second_assistant_sees_writes_on_its_next_question(make_assistant, tmp
     assert not answer.abstained and "Wiblingen" in answer.answer
     writer.remove(str(tmp_path / "news" / "vote.txt"))
     assert reader.ask(question).abstained
+
+
+def test_the_library_lists_titles_with_numbers_in_counting_order(make_assistant):
+    assistant = make_assistant()
+    for n in (10, 2, 1):
+        assistant.add_text(
+            f"Officials counted the ships in the harbour for report {n} on Monday.",
+            title=f"Harbour report {n}",
+        )
+    titles = [s.title for s in assistant.sources()]
+    assert titles == ["Harbour report 1", "Harbour report 2", "Harbour report 10"]
