@@ -223,10 +223,8 @@ def abstention_text(question: str) -> str:
     return f"The indexed articles don't answer “{question.strip()}”"
 
 
-def _names_and_years_in(years: list[str], names: list[str], text: str) -> bool:
-    """Whether ``text`` names every one of ``years`` and at least half of ``names``."""
-    if names_found(years, text) < len(years):
-        return False
+def _enough_names(names: list[str], text: str) -> bool:
+    """Whether ``text`` holds at least half of ``names`` (all of none)."""
     return not names or names_found(names, text) / len(names) >= _MIN_ARTICLE_NAME_SHARE
 
 
@@ -355,10 +353,11 @@ class ExtractiveAnswerer:
     def _articles_about(
         self, question: str, supported: list[Candidate], get_article: ArticleLookup | None
     ) -> set[str]:
-        """The articles (doc ids) of ``supported`` that an answer may quote: their passages,
-        or failing them whole text and date, name every year the question names and at
-        least half of its other names. A year pins the event ("the 1998 World Cup"); the
-        other names are often paraphrased ("U.S." for "United States"), so half will do."""
+        """The articles (doc ids) of ``supported`` that an answer may quote: the quoted
+        passages, title or date name every year the question names, and the passages (or
+        failing them the whole article) at least half of its other names. A year pins the
+        event ("the 1998 World Cup"); the other names are often paraphrased ("U.S." for
+        "United States"), so half will do."""
         by_doc: dict[str, dict[str, LCDocument]] = {}
         for cand in supported:
             meta = cand.passage.metadata
@@ -381,11 +380,15 @@ class ExtractiveAnswerer:
     ) -> bool:
         meta = passages[0].metadata
         parts = [meta.get("title", ""), meta.get("date", "")] + [p.page_content for p in passages]
-        if _names_and_years_in(years, names, " ".join(parts)):
+        near = " ".join(parts)
+        # a year anywhere in a long article is weak evidence (a catch-all corrections page
+        # names many), so it must be in the quoted passages, the title or the date
+        if names_found(years, near) < len(years):
+            return False
+        if _enough_names(names, near):
             return True
         article = get_article(meta["doc_id"]) if get_article else None
-        text = f"{article.title} {article.date} {article.text}" if article else ""
-        return _names_and_years_in(years, names, text)
+        return bool(article) and _enough_names(names, f"{article.title} {article.text}")
 
     def _names_missing(
         self, question: str, passages: list[LCDocument], get_article: ArticleLookup | None

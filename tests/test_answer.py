@@ -13,6 +13,7 @@ from assistant.answer import (
     leans_on_context,
 )
 from assistant.chunking import split_sentences
+from assistant.schema import Document
 
 
 def _passage(text: str, doc_id: str = "d", title: str = "") -> LCDocument:
@@ -132,6 +133,22 @@ def test_an_answer_comes_from_an_article_naming_the_year_and_the_question_s_name
     whole = answerer.answer("Which team won the 1998 World Cup?", [baseball, football])
     assert not whole.abstained, whole.answer
     assert {c.doc_id for c in whole.citations} == {"cup"}, whole.answer
+
+
+def test_a_year_only_elsewhere_in_a_long_article_does_not_date_its_passages(embedder):
+    """A catch-all page (corrections, a live blog) names many years far from the passage."""
+    passage = _passage(
+        "The Bears won the Super Bowl in January 1986 after a dominant season.", "fixes"
+    )
+    page = Document(
+        doc_id="fixes",
+        title="Corrections and clarifications",
+        text="A taxi service is expected to launch in 2023. " + passage.page_content,
+        source="fixes.txt",
+    )
+    answerer = ExtractiveAnswerer(embedder, get_article=lambda doc_id: page)
+    answer = answerer.answer("Who won the 2023 Super Bowl?", [passage])
+    assert answer.abstained, answer.answer
 
 
 def test_a_number_question_without_a_number_in_any_sentence_abstains(embedder):
