@@ -176,3 +176,8 @@ def test_corpus_that_fails_to_index_raises_and_caches_nothing(tmp_path, make_set
     with pytest.raises(EvalError, match="empty file"):
         run_eval(questions, corpus, make_settings(), cache, embedder=embedder)
     assert not any(cache.glob("*/eval-index.json"))
+
+
+def test_the_off_corpus_questions_make_eval_asks_are_well_formed():
+    questions = load_questions(ROOT / "tests" / "realtimeqa_offcorpus_questions.jsonl")
+    assert len(questions) >= 15 and all(q.unanswerable for q in questions)
