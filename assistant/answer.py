@@ -36,6 +36,7 @@ from .query import (
     name_groups,
     names_found,
     question_years,
+    topic_names,
 )
 from .schema import Answer, AnswerSentence, Citation, Document
 
@@ -89,7 +90,7 @@ _MIN_NAME_COVERAGE = 0.75
 # holding one (beyond those the question itself names), nothing answers the question.
 _SHARP_TYPES = frozenset({"number", "percent", "year", "date"})
 # An answer sentence's own article must name at least this share of them, and every year
-# the question names (see ``ExtractiveAnswerer._articles_about``).
+# the question names (see ``Subject.in_article``).
 _MIN_ARTICLE_NAME_SHARE = 0.5
 
 
@@ -223,9 +224,40 @@ def abstention_text(question: str) -> str:
     return f"The indexed articles don't answer “{question.strip()}”"
 
 
-def _enough_names(names: list[str], text: str) -> bool:
-    """Whether ``text`` holds at least half of ``names`` (all of none)."""
-    return not names or names_found(names, text) / len(names) >= _MIN_ARTICLE_NAME_SHARE
+@dataclass(frozen=True)
+class Subject:
+    """What a question is about: the years and names it gives, and the names it asks
+    about ("... say about South Korea?")."""
+
+    years: list[str]
+    names: list[str]
+    topics: list[str]
+
+    @classmethod
+    def of(cls, question: str) -> Subject:
+        return cls(question_years(question), name_groups(question), topic_names(question))
+
+    def in_article(self, passages: list[LCDocument], get_article: ArticleLookup | None) -> bool:
+        """Whether the article of ``passages`` is about this subject: the passages, title or
+        date name every year (a year pins the event, "the 1998 World Cup", and one far away
+        in a catch-all corrections page proves nothing), and the passages or failing them
+        the whole article name every topic and at least half of the other names (names
+        are often paraphrased: "U.S." for "United States")."""
+        meta = passages[0].metadata
+        parts = [meta.get("title", ""), meta.get("date", "")] + [p.page_content for p in passages]
+        near = " ".join(parts)
+        if names_found(self.years, near) < len(self.years):
+            return False
+        if self._named_in(near):
+            return True
+        article = get_article(meta["doc_id"]) if get_article else None
+        return bool(article) and self._named_in(f"{article.title} {article.text}")
+
+    def _named_in(self, text: str) -> bool:
+        if names_found(self.topics, text) < len(self.topics):
+            return False
+        share = names_found(self.names, text) / len(self.names) if self.names else 1.0
+        return share >= _MIN_ARTICLE_NAME_SHARE
 
 
 def _lacks_asked_type(question: str, eligible: list[Candidate]) -> bool:
@@ -353,42 +385,18 @@ class ExtractiveAnswerer:
     def _articles_about(
         self, question: str, supported: list[Candidate], get_article: ArticleLookup | None
     ) -> set[str]:
-        """The articles (doc ids) of ``supported`` that an answer may quote: the quoted
-        passages, title or date name every year the question names, and the passages (or
-        failing them the whole article) at least half of its other names. A year pins the
-        event ("the 1998 World Cup"); the other names are often paraphrased ("U.S." for
-        "United States"), so half will do."""
+        """The articles (doc ids) of ``supported`` that an answer may quote (see
+        ``Subject.in_article``)."""
         by_doc: dict[str, dict[str, LCDocument]] = {}
         for cand in supported:
             meta = cand.passage.metadata
             by_doc.setdefault(meta["doc_id"], {})[meta["chunk_id"]] = cand.passage
-        years, names = question_years(question), name_groups(question)
-        if not years and not names:
-            return set(by_doc)
+        subject = Subject.of(question)
         return {
             doc_id
             for doc_id, passages in by_doc.items()
-            if self._article_about(years, names, list(passages.values()), get_article)
+            if subject.in_article(list(passages.values()), get_article)
         }
-
-    @staticmethod
-    def _article_about(
-        years: list[str],
-        names: list[str],
-        passages: list[LCDocument],
-        get_article: ArticleLookup | None,
-    ) -> bool:
-        meta = passages[0].metadata
-        parts = [meta.get("title", ""), meta.get("date", "")] + [p.page_content for p in passages]
-        near = " ".join(parts)
-        # a year anywhere in a long article is weak evidence (a catch-all corrections page
-        # names many), so it must be in the quoted passages, the title or the date
-        if names_found(years, near) < len(years):
-            return False
-        if _enough_names(names, near):
-            return True
-        article = get_article(meta["doc_id"]) if get_article else None
-        return bool(article) and _enough_names(names, f"{article.title} {article.text}")
 
     def _names_missing(
         self, question: str, passages: list[LCDocument], get_article: ArticleLookup | None

@@ -181,6 +181,16 @@ def name_groups(question: str) -> list[str]:
     return list(dict.fromkeys(groups))
 
 
+def topic_names(question: str) -> list[str]:
+    """Every name of a question that asks what someone said or what is reported *about*
+    something ("What did Putin say about South Korea?" gives "Putin" and "South Korea"):
+    an answer has to come from an article naming them all, not just some."""
+    focus = question_focus(question)
+    if not re.search(r"\babout\b", focus, flags=re.IGNORECASE):
+        return []
+    return name_groups(focus)
+
+
 def question_years(question: str) -> list[str]:
     """The years a question names ("in 1930", "the 2024 race"): like its names, they say
     which events it is about, so passages that never mention them are about others."""

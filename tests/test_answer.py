@@ -193,3 +193,21 @@ def test_an_image_caption_is_never_quoted(embedder):
     )
     assert answer.citations, answer.answer
     assert all("Penner" not in c.quote for c in answer.citations), answer.answer
+
+
+def test_what_someone_said_about_a_topic_comes_from_an_article_naming_both(embedder):
+    question = "What did Pope Francis say about Halloween?"
+    halloween = _passage(
+        "Some parents have long condemned Halloween as a holiday celebrating devil worship, "
+        "a school board member said on Monday.",
+        "halloween",
+    )
+    answerer = ExtractiveAnswerer(embedder)
+    assert answerer.answer(question, [halloween]).abstained
+    francis = _passage(
+        "Pope Francis said on Monday that Halloween should be a holiday of joy, not of fear.",
+        "francis",
+    )
+    answer = answerer.answer(question, [halloween, francis])
+    assert not answer.abstained, answer.answer
+    assert {c.doc_id for c in answer.citations} == {"francis"}, answer.answer

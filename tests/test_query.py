@@ -9,6 +9,7 @@ from assistant.query import (
     names_found,
     question_focus,
     question_years,
+    topic_names,
 )
 
 
@@ -73,6 +74,14 @@ def test_question_years_are_the_years_it_names():
         "2024",
     ]
     assert question_years("Who won 3,000 votes on March 12?") == []
+
+
+def test_topic_names_are_every_name_of_a_question_asking_about_something():
+    assert topic_names("What did Putin say about South Korea?") == ["Putin", "South Korea"]
+    assert topic_names("The Nets fired Nash. What did Kevin Durant say about it?") == [
+        "Kevin Durant"
+    ]
+    assert topic_names("Which team won the World Cup in Qatar?") == []
 
 
 def test_names_found_needs_every_word_of_a_name():
