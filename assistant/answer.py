@@ -12,9 +12,9 @@ Sentences that are themselves questions are never candidates: they state nothing
 image captions that scraped pages run into the text (they hold a photo credit). The best
 ones form the answer, each followed by its marker, and each marker resolves to a typed
 citation with the sentence's exact document offsets. When no sentence is supported
-enough, a question asking for a number or date finds none in them, or most of the names and
-years the question is about are absent from every passage, it abstains instead of
-guessing: the priors order sentences, they never make one supported.
+enough, a question asking for a number or date finds none in them, or the passages are
+about something else than the question's names and years (``topicality``), it abstains
+instead of guessing: the priors order sentences, they never make one supported.
 """
 
 from __future__ import annotations
@@ -29,18 +29,10 @@ import numpy as np
 from langchain_core.documents import Document as LCDocument
 
 from .config import Settings
-from .query import (
-    WH_WORDS,
-    analyse,
-    has_typed_candidate,
-    name_groups,
-    names_found,
-    question_years,
-    topic_names,
-)
+from .query import WH_WORDS, analyse, has_typed_candidate
 from .schema import Answer, AnswerSentence, Citation, Document
+from .topicality import articles_about, lacks_asked_type, names_missing
 
-ArticleLookup = Callable[[str], Document | None]
 _TOKEN = re.compile(r"[\w'’-]+")
 _STOPWORDS = frozenset(
     "a an and are as at be been being but by can could did do does doing for from had has have "
@@ -84,14 +76,6 @@ _LENGTH_PRIOR = 0.1  # times min(words, _FULL_LENGTH_WORDS) / _FULL_LENGTH_WORDS
 _FULL_LENGTH_WORDS = 40
 # Answer sentences after the first must score at least this share of the best one.
 _RELATIVE_SUPPORT = 0.7
-# Abstain when fewer than this share of the question's names occur in the passages.
-_MIN_NAME_COVERAGE = 0.75
-# "How many ...?" is answered by a number, "When ...?" by a date: with no supported sentence
-# holding one (beyond those the question itself names), nothing answers the question.
-_SHARP_TYPES = frozenset({"number", "percent", "year", "date"})
-# An answer sentence's own article must name at least this share of them, and every year
-# the question names (see ``Subject.in_article``).
-_MIN_ARTICLE_NAME_SHARE = 0.5
 
 
 @lru_cache(maxsize=1)
@@ -224,51 +208,6 @@ def abstention_text(question: str) -> str:
     return f"The indexed articles don't answer “{question.strip()}”"
 
 
-@dataclass(frozen=True)
-class Subject:
-    """What a question is about: the years and names it gives, and the names it asks
-    about ("... say about South Korea?")."""
-
-    years: list[str]
-    names: list[str]
-    topics: list[str]
-
-    @classmethod
-    def of(cls, question: str) -> Subject:
-        return cls(question_years(question), name_groups(question), topic_names(question))
-
-    def in_article(self, passages: list[LCDocument], get_article: ArticleLookup | None) -> bool:
-        """Whether the article of ``passages`` is about this subject: the passages, title or
-        date name every year (a year pins the event, "the 1998 World Cup", and one far away
-        in a catch-all corrections page proves nothing), and the passages or failing them
-        the whole article name every topic and at least half of the other names (names
-        are often paraphrased: "U.S." for "United States")."""
-        meta = passages[0].metadata
-        parts = [meta.get("title", ""), meta.get("date", "")] + [p.page_content for p in passages]
-        near = " ".join(parts)
-        if names_found(self.years, near) < len(self.years):
-            return False
-        if self._named_in(near):
-            return True
-        article = get_article(meta["doc_id"]) if get_article else None
-        return bool(article) and self._named_in(f"{article.title} {article.text}")
-
-    def _named_in(self, text: str) -> bool:
-        if names_found(self.topics, text) < len(self.topics):
-            return False
-        share = names_found(self.names, text) / len(self.names) if self.names else 1.0
-        return share >= _MIN_ARTICLE_NAME_SHARE
-
-
-def _lacks_asked_type(question: str, eligible: list[Candidate]) -> bool:
-    """Whether a question asking for a number or a date has no eligible sentence holding
-    one it does not name itself."""
-    kind = analyse(question).answer_type
-    return kind in _SHARP_TYPES and not any(
-        has_typed_candidate(c.text, kind, question) for c in eligible
-    )
-
-
 class ExtractiveAnswerer:
     """Composes an answer from the best-supported sentences of the passages."""
 
@@ -356,12 +295,12 @@ class ExtractiveAnswerer:
         supported = [c for c in ranked if c.support >= self.min_support]
         # an article is read whole at most once per question
         get_article = cache(self.get_article) if self.get_article else None
-        about = self._articles_about(question, supported, get_article)
+        about = articles_about(question, [c.passage for c in supported], get_article)
         eligible = [c for c in supported if c.passage.metadata["doc_id"] in about]
         if (
             not eligible
-            or _lacks_asked_type(question, eligible)
-            or self._names_missing(question, passages, get_article)
+            or lacks_asked_type(question, [c.text for c in eligible])
+            or names_missing(question, passages, get_article)
         ):
             return self._abstain(question, ranked)
         chosen = self._select(eligible)
@@ -381,45 +320,6 @@ class ExtractiveAnswerer:
             sentences=sentences,
             answerer=self.name,
         )
-
-    def _articles_about(
-        self, question: str, supported: list[Candidate], get_article: ArticleLookup | None
-    ) -> set[str]:
-        """The articles (doc ids) of ``supported`` that an answer may quote (see
-        ``Subject.in_article``)."""
-        by_doc: dict[str, dict[str, LCDocument]] = {}
-        for cand in supported:
-            meta = cand.passage.metadata
-            by_doc.setdefault(meta["doc_id"], {})[meta["chunk_id"]] = cand.passage
-        subject = Subject.of(question)
-        return {
-            doc_id
-            for doc_id, passages in by_doc.items()
-            if subject.in_article(list(passages.values()), get_article)
-        }
-
-    def _names_missing(
-        self, question: str, passages: list[LCDocument], get_article: ArticleLookup | None
-    ) -> bool:
-        """Whether too many of the names and years the question is about are absent from
-        every passage, its article and its date (then the passages are about something
-        else)."""
-        names = name_groups(question) + question_years(question)
-        if not names:
-            return False
-        haystack = " ".join(
-            f"{p.metadata.get('title', '')} {p.metadata.get('date', '')} {p.page_content}"
-            for p in passages
-        )
-        if not self._names_covered(names, haystack) and get_article:
-            doc_ids = dict.fromkeys(p.metadata["doc_id"] for p in passages)
-            articles = [get_article(d) for d in doc_ids]
-            haystack = " ".join(f"{a.title} {a.date} {a.text}" for a in articles if a)
-        return not self._names_covered(names, haystack)
-
-    @staticmethod
-    def _names_covered(names: list[str], text: str) -> bool:
-        return names_found(names, text) / len(names) >= _MIN_NAME_COVERAGE
 
     def _select(self, ranked: list[Candidate]) -> list[Candidate]:
         best = ranked[0].score

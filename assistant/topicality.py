@@ -1,0 +1,126 @@
+"""Whether retrieved passages are about what a question asks, before any is quoted.
+
+Support scores say a sentence is *near* the question; they cannot tell the 1998 World Cup
+from this year's, or a Halloween story from what Pope Francis said about Halloween. The
+extractive answerer therefore also checks the question's names and years against the
+passages and their articles, and abstains rather than quote an article about something
+else:
+
+- over all passages together (or failing them their whole articles and dates), at least
+  three quarters of the question's names and years must occur (``names_missing``);
+- an answer sentence's own article must name every year the question names in the quoted
+  passage, its title or its date, and half of the other names, or all of them for a
+  question asking what someone said *about* something (``Subject.in_article``);
+- a question asking for a number or date needs a sentence holding one (``lacks_asked_type``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from langchain_core.documents import Document as LCDocument
+
+from .query import (
+    analyse,
+    has_typed_candidate,
+    name_groups,
+    names_found,
+    question_years,
+    topic_names,
+)
+from .schema import Document
+
+ArticleLookup = Callable[[str], Document | None]
+# Abstain when fewer than this share of the question's names occur in the passages.
+_MIN_NAME_COVERAGE = 0.75
+# An answer sentence's own article must name at least this share of them.
+_MIN_ARTICLE_NAME_SHARE = 0.5
+# "How many ...?" is answered by a number, "When ...?" by a date: with no supported sentence
+# holding one (beyond those the question itself names), nothing answers the question.
+_SHARP_TYPES = frozenset({"number", "percent", "year", "date"})
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a question is about: the years and names it gives, and the names it asks
+    about ("... say about South Korea?")."""
+
+    years: list[str]
+    names: list[str]
+    topics: list[str]
+
+    @classmethod
+    def of(cls, question: str) -> Subject:
+        return cls(question_years(question), name_groups(question), topic_names(question))
+
+    def in_article(self, passages: list[LCDocument], get_article: ArticleLookup | None) -> bool:
+        """Whether the article of ``passages`` is about this subject: the passages, title or
+        date name every year (a year pins the event, "the 1998 World Cup", and one far away
+        in a catch-all corrections page proves nothing), and the passages or failing them
+        the whole article name every topic and at least half of the other names (names
+        are often paraphrased: "U.S." for "United States")."""
+        meta = passages[0].metadata
+        parts = [meta.get("title", ""), meta.get("date", "")] + [p.page_content for p in passages]
+        near = " ".join(parts)
+        if names_found(self.years, near) < len(self.years):
+            return False
+        if self._named_in(near):
+            return True
+        article = get_article(meta["doc_id"]) if get_article else None
+        return bool(article) and self._named_in(f"{article.title} {article.text}")
+
+    def _named_in(self, text: str) -> bool:
+        if names_found(self.topics, text) < len(self.topics):
+            return False
+        share = names_found(self.names, text) / len(self.names) if self.names else 1.0
+        return share >= _MIN_ARTICLE_NAME_SHARE
+
+
+def articles_about(
+    question: str, passages: list[LCDocument], get_article: ArticleLookup | None
+) -> set[str]:
+    """The doc ids of ``passages`` whose article is about the question's subject (see
+    ``Subject.in_article``); each article is judged on all of its given passages."""
+    by_doc: dict[str, dict[str, LCDocument]] = {}
+    for passage in passages:
+        meta = passage.metadata
+        by_doc.setdefault(meta["doc_id"], {})[meta["chunk_id"]] = passage
+    subject = Subject.of(question)
+    return {
+        doc_id
+        for doc_id, chunks in by_doc.items()
+        if subject.in_article(list(chunks.values()), get_article)
+    }
+
+
+def names_missing(
+    question: str, passages: list[LCDocument], get_article: ArticleLookup | None
+) -> bool:
+    """Whether too many of the names and years the question is about are absent from every
+    passage, its article and its date (then the passages are about something else)."""
+    names = name_groups(question) + question_years(question)
+    if not names:
+        return False
+    haystack = " ".join(
+        f"{p.metadata.get('title', '')} {p.metadata.get('date', '')} {p.page_content}"
+        for p in passages
+    )
+    if not _names_covered(names, haystack) and get_article:
+        doc_ids = dict.fromkeys(p.metadata["doc_id"] for p in passages)
+        articles = [get_article(d) for d in doc_ids]
+        haystack = " ".join(f"{a.title} {a.date} {a.text}" for a in articles if a)
+    return not _names_covered(names, haystack)
+
+
+def _names_covered(names: list[str], text: str) -> bool:
+    return names_found(names, text) / len(names) >= _MIN_NAME_COVERAGE
+
+
+def lacks_asked_type(question: str, sentences: list[str]) -> bool:
+    """Whether a question asking for a number or a date has none of ``sentences`` holding
+    one it does not name itself."""
+    kind = analyse(question).answer_type
+    return kind in _SHARP_TYPES and not any(
+        has_typed_candidate(s, kind, question) for s in sentences
+    )
