@@ -60,15 +60,13 @@ class Subject:
         in a catch-all corrections page proves nothing), and the passages or failing them
         the whole article name every topic and at least half of the other names (names
         are often paraphrased: "U.S." for "United States")."""
-        meta = passages[0].metadata
-        parts = [meta.get("title", ""), meta.get("date", "")] + [p.page_content for p in passages]
-        near = " ".join(parts)
+        near = _passages_text(passages)
         if names_found(self.years, near) < len(self.years):
             return False
         if self._named_in(near):
             return True
-        article = get_article(meta["doc_id"]) if get_article else None
-        return bool(article) and self._named_in(f"{article.title} {article.text}")
+        article = get_article(passages[0].metadata["doc_id"]) if get_article else None
+        return bool(article) and self._named_in(_article_text(article))
 
     def _named_in(self, text: str) -> bool:
         if names_found(self.topics, text) < len(self.topics):
@@ -102,15 +100,25 @@ def names_missing(
     names = name_groups(question) + question_years(question)
     if not names:
         return False
-    haystack = " ".join(
-        f"{p.metadata.get('title', '')} {p.metadata.get('date', '')} {p.page_content}"
-        for p in passages
-    )
+    haystack = _passages_text(passages)
     if not _names_covered(names, haystack) and get_article:
         doc_ids = dict.fromkeys(p.metadata["doc_id"] for p in passages)
         articles = [get_article(d) for d in doc_ids]
-        haystack = " ".join(f"{a.title} {a.date} {a.text}" for a in articles if a)
+        haystack = " ".join(_article_text(a) for a in articles if a)
     return not _names_covered(names, haystack)
+
+
+def _passages_text(passages: list[LCDocument]) -> str:
+    """What the passages say that names and years are looked for in: each one's article
+    title and date, then its text."""
+    return " ".join(
+        f"{p.metadata.get('title', '')} {p.metadata.get('date', '')} {p.page_content}"
+        for p in passages
+    )
+
+
+def _article_text(article: Document) -> str:
+    return f"{article.title} {article.date} {article.text}"
 
 
 def _names_covered(names: list[str], text: str) -> bool:
