@@ -29,9 +29,9 @@ import numpy as np
 from langchain_core.documents import Document as LCDocument
 
 from .config import Settings
-from .query import WH_WORDS, analyse, has_typed_candidate
+from .query import WH_WORDS, analyse, has_typed_candidate, question_years
 from .schema import Answer, AnswerSentence, Citation, Document
-from .topicality import articles_about, lacks_asked_type, names_missing
+from .topicality import about_other_years, articles_about, lacks_asked_type, names_missing
 
 _TOKEN = re.compile(r"[\w'’-]+")
 _STOPWORDS = frozenset(
@@ -296,7 +296,12 @@ class ExtractiveAnswerer:
         # an article is read whole at most once per question
         get_article = cache(self.get_article) if self.get_article else None
         about = articles_about(question, [c.passage for c in supported], get_article)
-        eligible = [c for c in supported if c.passage.metadata["doc_id"] in about]
+        years = question_years(question)
+        eligible = [
+            c
+            for c in supported
+            if c.passage.metadata["doc_id"] in about and not about_other_years(c.text, years)
+        ]
         if (
             not eligible
             or lacks_asked_type(question, [c.text for c in eligible])

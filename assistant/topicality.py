@@ -11,6 +11,9 @@ else:
 - an answer sentence's own article must name every year the question names in the quoted
   passage, its title or its date, and half of the other names, or all of them for a
   question asking what someone said *about* something (``Subject.in_article``);
+- an answer sentence that names years, none of them the question's, tells of another time
+  ("1969 — The New York Mets ... took the World Series" for the 2022 one) and is never
+  quoted for it (``about_other_years``);
 - a question asking for a number or date needs a sentence holding one (``lacks_asked_type``).
 """
 
@@ -123,6 +126,12 @@ def _article_text(article: Document) -> str:
 
 def _names_covered(names: list[str], text: str) -> bool:
     return names_found(names, text) / len(names) >= _MIN_NAME_COVERAGE
+
+
+def about_other_years(sentence: str, years: list[str]) -> bool:
+    """Whether ``sentence`` names years but none of ``years`` (those a question names)."""
+    named = question_years(sentence)
+    return bool(years and named) and not set(named) & set(years)
 
 
 def lacks_asked_type(question: str, sentences: list[str]) -> bool:

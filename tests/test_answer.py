@@ -153,6 +153,27 @@ def test_an_answer_comes_from_an_article_naming_the_year_and_the_question_s_name
     assert {c.doc_id for c in whole.citations} == {"cup"}, whole.answer
 
 
+def test_a_sentence_about_other_years_is_not_quoted_for_the_year_asked(embedder):
+    """An almanac page dated 2022 lists old World Series: none answers for 2022."""
+    almanac = _passage(
+        "1969 — The New York Mets beat the Baltimore Orioles and took the World Series in "
+        "five games. 2012 — The San Francisco Giants swept the Detroit Tigers to win the "
+        "World Series.",
+        "almanac",
+    )
+    almanac.metadata["date"] = "2022/10/13"
+    answerer = ExtractiveAnswerer(embedder)
+    answer = answerer.answer("Who won the World Series in 2022?", [almanac])
+    assert answer.abstained, answer.answer
+    recap = _passage(
+        "In Game 6 the Houston Astros beat the Philadelphia Phillies to win the World Series.",
+        "recap",
+    )
+    recap.metadata["date"] = "2022/11/06"
+    answer = answerer.answer("Who won the World Series in 2022?", [almanac, recap])
+    assert [c.doc_id for c in answer.citations] == ["recap"], answer.answer
+
+
 def test_a_year_only_elsewhere_in_a_long_article_does_not_date_its_passages(embedder):
     """A catch-all page (corrections, a live blog) names many years far from the passage."""
     passage = _passage(

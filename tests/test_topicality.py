@@ -5,7 +5,13 @@ import json
 from langchain_core.documents import Document as LCDocument
 
 from assistant.schema import Document
-from assistant.topicality import Subject, articles_about, lacks_asked_type, names_missing
+from assistant.topicality import (
+    Subject,
+    about_other_years,
+    articles_about,
+    lacks_asked_type,
+    names_missing,
+)
 
 
 def _passage(text: str, doc_id: str, date: str = "", index: int = 0) -> LCDocument:
@@ -59,3 +65,13 @@ def test_a_number_question_needs_a_sentence_with_a_number_it_does_not_name():
     assert lacks_asked_type(question, ["Many people died in the 2022 floods."])
     assert not lacks_asked_type(question, ["The 2022 floods killed 1,700 people."])
     assert not lacks_asked_type("Who led the rescue?", ["Rescuers worked all night."])
+
+
+def test_a_sentence_naming_only_other_years_is_about_another_time():
+    years = ["2022"]
+    assert about_other_years("1969 — The New York Mets took the World Series.", years)
+    assert not about_other_years(
+        "The Astros won the 2022 World Series over the 1980 champions.", years
+    )
+    assert not about_other_years("The Astros beat the Phillies on Saturday.", years)
+    assert not about_other_years("1969 — The New York Mets took the World Series.", [])
