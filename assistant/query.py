@@ -139,7 +139,8 @@ def _is_kind(word: str, words: list[str], i: int, kind: str) -> bool:
         nxt = _norm(words[i + 1]) if i + 1 < len(words) else ""
         return "%" in word or (bool(_DIGIT.search(word)) and nxt in {"percent", "per"})
     if kind == "number":
-        return bool(_DIGIT.search(word)) or low in _NUMBER_WORDS
+        # a year dates the count, it is not one ("Nominations for 2023 Grammy Awards")
+        return (bool(_DIGIT.search(word)) and not _YEAR.match(low)) or low in _NUMBER_WORDS
     if kind == "year":
         return bool(_YEAR.match(low))
     if kind == "date":

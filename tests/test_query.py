@@ -48,6 +48,14 @@ def test_typed_candidate_must_be_new_to_the_question():
     assert not has_typed_candidate("Anything at all.", "any", "What?")
 
 
+def test_a_year_is_no_answer_to_how_many():
+    q = "How many Grammy nominations did Beyoncé receive?"
+    assert not has_typed_candidate("Nominations for 2023 Grammy Awards revealed.", "number", q)
+    assert has_typed_candidate("Beyoncé led among nominees with nine nods.", "number", q)
+    assert has_typed_candidate("Voters gave her 2,023 nominations.", "number", q)
+    assert has_typed_candidate("It happened in 2023.", "year", "In which year did it happen?")
+
+
 def test_a_person_is_named_with_two_capitalised_words():
     q = "Which of the following high-profile figures will not attend Cop27?"
     assert has_typed_candidate("Activist Greta Thunberg will not attend the summit.", "person", q)
