@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 
 import numpy as np
 from langchain_core.documents import Document as LCDocument
@@ -31,18 +31,9 @@ from langchain_core.documents import Document as LCDocument
 from .config import Settings
 from .query import WH_WORDS, analyse, has_typed_candidate, question_years
 from .schema import Answer, AnswerSentence, Citation, Document
+from .terms import TOKEN, content_terms
 from .topicality import about_other_years, articles_about, lacks_asked_type, names_missing
 
-_TOKEN = re.compile(r"[\w'’-]+")
-_STOPWORDS = frozenset(
-    "a an and are as at be been being but by can could did do does doing for from had has have "
-    "he her hers him his how i if in into is it its me my of on or our out over she so than that "
-    "the their them then there these they this those to too under up very was we were what when "
-    "where which while who whom whose why will with would you your about after again against all "
-    "am any because before below between both during each few further here just more most no nor "
-    "not now off once only other own same should some such through until down also say said says "
-    "tell told according week year new one two many much".split()
-)
 _QUESTION_WORDS = frozenset(
     "what which who whom whose when where why how did does do is are was were according in on "
     "tell".split()
@@ -78,23 +69,9 @@ _FULL_LENGTH_WORDS = 40
 _RELATIVE_SUPPORT = 0.7
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-def content_terms(text: str) -> set[str]:
-    """Stemmed, lower-cased words of ``text`` without stop words."""
-    words = [w.strip("'’-").lower() for w in _TOKEN.findall(text)]
-    words = [w for w in words if w and w not in _STOPWORDS]
-    return set(_stemmer().stemWords(words))
-
-
 def key_names(question: str) -> list[str]:
     """Names and numbers in a question: capitalised words not at its start, and digits."""
-    words = _TOKEN.findall(question)
+    words = TOKEN.findall(question)
     keys = [
         w
         for i, w in enumerate(words)

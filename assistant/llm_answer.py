@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 
 from langchain_core.documents import Document as LCDocument
 
-from .answer import ExtractiveAnswerer, content_terms
+from .answer import ExtractiveAnswerer
 from .config import Settings
 from .llm import Backend
 from .prompts import (
@@ -26,6 +26,7 @@ from .prompts import (
     prompt_overhead,
 )
 from .schema import Answer
+from .terms import content_terms
 from .verify import CitationVerifier, parse_answer
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from langchain_core.documents import Document as LCDocument
 
-from .answer import Candidate, content_terms, key_names, make_citation, passage_sentences
+from .answer import Candidate, key_names, make_citation, passage_sentences
 from .chunking import split_sentences
 from .schema import Answer, AnswerSentence, Citation
+from .terms import content_terms
 
 # "[1]", "[1, 2]", "[1][2]" and "[Passage 3]" all count as markers.
 _MARKER = re.compile(r"\[\s*(?:passages?\s*)?\d+(?:\s*(?:[,;&]|and)\s*\d+)*\s*\]", re.I)

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.answer import content_terms
 from assistant.cli import app
 from assistant.config import load_settings
 from assistant.llm import bundled_model_path
 from assistant.schema import Answer
 from assistant.service import Assistant
+from assistant.terms import content_terms
 
 from .conftest import SEED_FILE, SEEDS
 

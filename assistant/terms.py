@@ -1,0 +1,31 @@
+"""Content words: what sentences and questions are compared on, stemmed and without stop words."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+TOKEN = re.compile(r"[\w'’-]+")
+STOPWORDS = frozenset(
+    "a an and are as at be been being but by can could did do does doing for from had has have "
+    "he her hers him his how i if in into is it its me my of on or our out over she so than that "
+    "the their them then there these they this those to too under up very was we were what when "
+    "where which while who whom whose why will with would you your about after again against all "
+    "am any because before below between both during each few further here just more most no nor "
+    "not now off once only other own same should some such through until down also say said says "
+    "tell told according week year new one two many much".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def content_terms(text: str) -> set[str]:
+    """Stemmed, lower-cased words of ``text`` without stop words."""
+    words = [w.strip("'’-").lower() for w in TOKEN.findall(text)]
+    words = [w for w in words if w and w not in STOPWORDS]
+    return set(_stemmer().stemWords(words))
