@@ -163,6 +163,11 @@ def _capitalised(word: str) -> bool:
     return name_like and low not in _DAYS and low not in _MONTHS
 
 
+def _bare_word(word: str) -> str:
+    """A word of a name or year as written, without edge punctuation or a possessive."""
+    return re.sub(r"['’]s$", "", word.strip("'’.-"))
+
+
 def name_groups(question: str) -> list[str]:
     """The names a question is about: runs of capitalised words ("North Korea", "World
     Cup"), without each sentence's first word, question words, months, weekdays, numbers
@@ -171,7 +176,7 @@ def name_groups(question: str) -> list[str]:
     for sentence in split_question(question):
         run: list[str] = []
         for i, word in enumerate(_NAME_TOKEN.findall(sentence)):
-            word = re.sub(r"['’]s$", "", word.strip("'’.-"))
+            word = _bare_word(word)
             if i > 0 and _capitalised(word) and word.lower() not in WH_WORDS:
                 run.append(word)
             elif run:
@@ -195,7 +200,7 @@ def topic_names(question: str) -> list[str]:
 def question_years(question: str) -> list[str]:
     """The years a question names ("in 1930", "the 2024 race"): like its names, they say
     which events it is about, so passages that never mention them are about others."""
-    words = (re.sub(r"['’]s$", "", w.strip("'’.-")) for w in _NAME_TOKEN.findall(question))
+    words = (_bare_word(w) for w in _NAME_TOKEN.findall(question))
     return list(dict.fromkeys(w for w in words if _YEAR.match(w)))
 
 
