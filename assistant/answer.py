@@ -29,7 +29,7 @@ import numpy as np
 from langchain_core.documents import Document as LCDocument
 
 from .config import Settings
-from .query import WH_WORDS, analyse, has_typed_candidate, question_years
+from .query import WH_WORDS, analyse, has_typed_candidate, years_named
 from .schema import Answer, AnswerSentence, Citation, Document
 from .terms import TOKEN, content_terms
 from .topicality import about_other_years, articles_about, lacks_asked_type, names_missing
@@ -273,7 +273,7 @@ class ExtractiveAnswerer:
         # an article is read whole at most once per question
         get_article = cache(self.get_article) if self.get_article else None
         about = articles_about(question, [c.passage for c in supported], get_article)
-        years = question_years(question)
+        years = years_named(question)
         eligible = [
             c
             for c in supported

@@ -197,10 +197,11 @@ def topic_names(question: str) -> list[str]:
     return name_groups(focus)
 
 
-def question_years(question: str) -> list[str]:
-    """The years a question names ("in 1930", "the 2024 race"): like its names, they say
-    which events it is about, so passages that never mention them are about others."""
-    words = (_bare_word(w) for w in _NAME_TOKEN.findall(question))
+def years_named(text: str) -> list[str]:
+    """The years a question or sentence names ("in 1930", "the 2024 race"): like its
+    names, they say which events it is about, so passages that never mention a question's
+    years are about others."""
+    words = (_bare_word(w) for w in _NAME_TOKEN.findall(text))
     return list(dict.fromkeys(w for w in words if _YEAR.match(w)))
 
 

@@ -29,8 +29,8 @@ from .query import (
     has_typed_candidate,
     name_groups,
     names_found,
-    question_years,
     topic_names,
+    years_named,
 )
 from .schema import Document
 
@@ -55,7 +55,7 @@ class Subject:
 
     @classmethod
     def of(cls, question: str) -> Subject:
-        return cls(question_years(question), name_groups(question), topic_names(question))
+        return cls(years_named(question), name_groups(question), topic_names(question))
 
     def in_article(self, passages: list[LCDocument], get_article: ArticleLookup | None) -> bool:
         """Whether the article of ``passages`` is about this subject: the passages, title or
@@ -100,7 +100,7 @@ def names_missing(
 ) -> bool:
     """Whether too many of the names and years the question is about are absent from every
     passage, its article and its date (then the passages are about something else)."""
-    names = name_groups(question) + question_years(question)
+    names = name_groups(question) + years_named(question)
     if not names:
         return False
     haystack = _passages_text(passages)
@@ -130,7 +130,7 @@ def _names_covered(names: list[str], text: str) -> bool:
 
 def about_other_years(sentence: str, years: list[str]) -> bool:
     """Whether ``sentence`` names years but none of ``years`` (those a question names)."""
-    named = question_years(sentence)
+    named = years_named(sentence)
     return bool(years and named) and not set(named) & set(years)
 
 

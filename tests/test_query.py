@@ -8,8 +8,8 @@ from assistant.query import (
     name_groups,
     names_found,
     question_focus,
-    question_years,
     topic_names,
+    years_named,
 )
 
 
@@ -76,12 +76,12 @@ def test_name_groups_join_runs_and_drop_question_words_and_possessives():
 
 
 def test_question_years_are_the_years_it_names():
-    assert question_years("Who won the World Cup in 1930?") == ["1930"]
-    assert question_years("Did the 1990s or 2024’s race draw 150 people in 2024?") == [
+    assert years_named("Who won the World Cup in 1930?") == ["1930"]
+    assert years_named("Did the 1990s or 2024’s race draw 150 people in 2024?") == [
         "1990s",
         "2024",
     ]
-    assert question_years("Who won 3,000 votes on March 12?") == []
+    assert years_named("Who won 3,000 votes on March 12?") == []
 
 
 def test_topic_names_are_every_name_of_a_question_asking_about_something():
