@@ -75,7 +75,7 @@ def test_name_groups_join_runs_and_drop_question_words_and_possessives():
     assert name_groups("When is the next iPhone launching on eBay?") == ["iPhone", "eBay"]
 
 
-def test_question_years_are_the_years_it_names():
+def test_years_named_are_the_years_a_text_names():
     assert years_named("Who won the World Cup in 1930?") == ["1930"]
     assert years_named("Did the 1990s or 2024’s race draw 150 people in 2024?") == [
         "1990s",
