@@ -47,9 +47,7 @@ class Settings(BaseSettings):
     # Chroma's default of 100 missed a question's nearest passage in one of two builds of
     # the 19k-chunk eval index; 400 found the exact top 40 in both for about 1 ms a query
     hnsw_ef_search: int = Field(400, ge=10, le=100_000, description="HNSW search effort")
-    rrf_k: int = Field(60, ge=1)
-    dense_weight: float = Field(1.0, ge=0.0)
-    lexical_weight: float = Field(1.0, ge=0.0)
+    rrf_k: int = Field(60, ge=1, description="reciprocal-rank fusion constant (a feature)")
 
     answerer: str = "extractive"
     max_answer_sentences: int = Field(3, ge=1, le=10)
