@@ -51,7 +51,9 @@ class Settings(BaseSettings):
 
     answerer: str = "extractive"
     max_answer_sentences: int = Field(3, ge=1, le=10)
-    min_support: float = Field(0.35, ge=0.0, le=1.0)
+    min_answer_probability: float | None = Field(
+        None, ge=0.0, le=1.0, description="abstain below this; empty: the learned threshold"
+    )
 
     # LLM answerers (``answerer`` = llamacpp | openai); see assistant/llm.py
     llm_model_path: str = Field("", description="GGUF file for llamacpp; empty: bundled SmolLM2")

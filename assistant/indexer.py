@@ -237,6 +237,21 @@ def index_paths(
     return report
 
 
+def index_loaded(
+    store: ArticleStore, results: list[LoadResult], progress: Progress | None = None
+) -> IndexReport:
+    """Index documents already loaded (``LoadResult`` with a source and a document), as
+    ``index_paths`` indexes files: unchanged ones are skipped, nothing is forgotten."""
+    with writer_lock(Path(store.settings.index_dir)):
+        store.refresh_if_stale()
+        store.remove_orphan_chunks()
+        run = IndexRun(store, progress)
+        run.run(results, len(results))
+        report = run.finish([], {r.path for r in results})
+        rebuild_lexical_if_changed(store)
+    return report
+
+
 def rebuild_lexical_if_changed(store: ArticleStore, before: int | None = None) -> None:
     """Bring the saved BM25 index up to the store's current revision, reading only the
     articles added or removed since the saved copy. (``before`` is no longer needed.)"""

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def build_chain(retriever: HybridRetriever, answerer) -> Runnable:
 
     def retrieve(inputs: dict) -> dict:
         start = time.perf_counter()
-        passages, _ = retriever.search(inputs["question"], inputs.get("k"))
+        passages, _ = retriever.search(inputs["question"], inputs.get("k"), inputs.get("as_of"))
         return {**inputs, "passages": passages, "retrieve_ms": (time.perf_counter() - start) * 1e3}
 
     def respond(inputs: dict) -> Answer:
@@ -154,9 +155,11 @@ class Assistant:
             )
         return question
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        """Answer one question with citations (or abstain)."""
-        return self.chain.invoke({"question": self.check_question(question), "k": k})
+    def ask(self, question: str, k: int | None = None, as_of: date | None = None) -> Answer:
+        """Answer one question with citations (or abstain); ``as_of`` is the day it is
+        asked (default: the newest article's date), which recency counts from."""
+        question = self.check_question(question)
+        return self.chain.invoke({"question": question, "k": k, "as_of": as_of})
 
     def ask_stream(
         self, question: str, k: int | None = None, answerer: str | None = None
