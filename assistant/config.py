@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     embed_batch_size: int = Field(64, ge=1, le=4096, description="raised to 256 on a GPU")
     torch_threads: int = Field(0, ge=0, le=512, description="encoder CPU threads; 0: torch's")
+    encoder: Literal["auto", "torch", "onnx"] = Field(
+        "auto", description="short encodings on ONNX Runtime (auto: when exportable, on CPU)"
+    )
     index_batch_chunks: int = Field(
         256, ge=1, le=100_000, description="chunks embedded and committed in one step"
     )
