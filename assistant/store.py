@@ -257,9 +257,12 @@ class ArticleStore:
         chunks: list[Chunk],
         vectors: list[list[float]],
         sources: list[str] | None = None,
+        sentence_vectors: list[np.ndarray] | None = None,
     ) -> None:
-        """Write chunks, then the article record that makes them visible."""
-        self.add_documents([NewDocument(doc, chunks, vectors, sources or [doc.source])])
+        """Write chunks (and their sentence vectors), then the article record that makes
+        them visible."""
+        new = NewDocument(doc, chunks, vectors, sources or [doc.source], sentence_vectors)
+        self.add_documents([new])
 
     def add_documents(self, new: list[NewDocument]) -> None:
         """Write many articles at once: all their chunks, then all their records (which

@@ -6,8 +6,10 @@ them: paragraphs shuffled, about a third of the multi-sentence paragraphs lose o
 sentence, the title gets an edition prefix. Variants go through the real ingest and
 chunker, so their chunks have new boundaries and texts. Each variant chunk's vector is
 the mean of the base vectors of the chunks that held its sentences, plus small
-deterministic noise (cosine about 0.97 to that mean), normalised. The vectors are
-written through the real store, so Chroma's HNSW index and the BM25 index are real at
+deterministic noise (cosine about 0.97 to that mean), normalised; each of its
+sentences keeps the in-context vector the same sentence had in the base (mean over the
+base chunks holding it), with the same noise. The vectors are written through the real
+store, so Chroma's HNSW index, the BM25 index and the sentence-vector sidecar are real at
 that size; only the vectors are approximations of what the encoder would give.
 """
 
@@ -28,7 +30,7 @@ from assistant.ingest import parse_text
 from assistant.schema import Document
 from assistant.store import ArticleStore, NewDocument
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 PREFIXES = ["Update:", "Analysis:", "Explainer:", "Live:", "Briefing:", "Recap:", "Digest:"]
 NOISE_SIGMA = 0.0125  # per dimension; 384 dims give a cosine of about 0.97 to the mean
 WRITE_CHUNKS = 4000
@@ -41,6 +43,8 @@ class BaseCorpus:
     docs: list[Document]
     chunk_vectors: dict[str, list[np.ndarray]]  # doc id -> vectors in chunk order
     sentence_vectors: dict[str, np.ndarray]  # sentence text -> mean vector of its chunks
+    chunk_sentences: dict[str, list[np.ndarray]]  # doc id -> in-context sentence vectors
+    context_vectors: dict[str, np.ndarray]  # sentence text -> mean in-context vector
 
     @property
     def fingerprint(self) -> str:
@@ -56,33 +60,48 @@ class BaseCorpus:
 def read_base(store: ArticleStore) -> BaseCorpus:
     """Every article of ``store`` with its chunk vectors, also mapped by sentence text."""
     docs = {d: store.get_document(d) for d in sorted(store.doc_records())}
-    by_doc: dict[str, list[tuple[int, np.ndarray]]] = {d: [] for d in docs}
+    by_doc: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {d: [] for d in docs}
     sums: dict[str, np.ndarray] = {}
+    context: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
-    for meta, vector in _chunk_vectors(store):
+    for chunk_id, meta, vector in _chunk_vectors(store):
         doc = docs[meta["doc_id"]]
-        by_doc[doc.doc_id].append((int(meta["index"]), vector))
-        for start, end, _ in json.loads(meta["sentences"]):
+        spans = json.loads(meta["sentences"])
+        in_context = store.sentences.get([chunk_id]).get(chunk_id)
+        if in_context is None or len(in_context) != len(spans):
+            raise RuntimeError(f"{chunk_id} has no sentence vectors; rebuild the base index")
+        by_doc[doc.doc_id].append((int(meta["index"]), vector, in_context))
+        for (start, end, _), row in zip(spans, in_context, strict=True):
             text = doc.text[start:end]
             sums[text] = sums[text] + vector if text in sums else vector.copy()
+            context[text] = context[text] + row if text in context else row.copy()
             counts[text] = counts.get(text, 0) + 1
+    ordered = {d: sorted(items, key=_first) for d, items in by_doc.items()}
     return BaseCorpus(
         docs=list(docs.values()),
-        chunk_vectors={d: [v for _, v in sorted(items, key=_first)] for d, items in by_doc.items()},
+        chunk_vectors={d: [v for _, v, _ in items] for d, items in ordered.items()},
         sentence_vectors={t: sums[t] / counts[t] for t in sums},
+        chunk_sentences={d: [s for _, _, s in items] for d, items in ordered.items()},
+        context_vectors={t: _unit(context[t]) for t in context},
     )
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def _first(item: tuple) -> int:
     return item[0]
 
 
-def _chunk_vectors(store: ArticleStore) -> Iterator[tuple[dict, np.ndarray]]:
+def _chunk_vectors(store: ArticleStore) -> Iterator[tuple[str, dict, np.ndarray]]:
     total, page = store.chunks.count(), 2000
     for offset in range(0, total, page):
         got = store.chunks.get(include=["metadatas", "embeddings"], limit=page, offset=offset)
-        for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
-            yield meta, np.asarray(vector, dtype=np.float32)
+        for chunk_id, meta, vector in zip(
+            got["ids"], got["metadatas"], got["embeddings"], strict=True
+        ):
+            yield chunk_id, meta, np.asarray(vector, dtype=np.float32)
 
 
 def variant_text(doc: Document, variant: int) -> str:
@@ -108,18 +127,27 @@ def _span(para) -> tuple[int, int]:
     return para.start, para.end
 
 
-def variant_vectors(doc: Document, chunks, base: BaseCorpus, origin: str) -> list[list[float]]:
-    """Vectors for a variant's chunks from the base vectors (no encoder run)."""
+def variant_vectors(
+    doc: Document, chunks, base: BaseCorpus, origin: str
+) -> tuple[list[list[float]], list[np.ndarray]]:
+    """Chunk vectors and sentence vectors for a variant's chunks from the base vectors
+    (no encoder run)."""
     rng = np.random.default_rng(int(hashlib.sha256(doc.doc_id.encode()).hexdigest()[:8], 16))
     fallback = np.mean(base.chunk_vectors[origin], axis=0)
-    out = []
+    vectors, sentences = [], []
     for chunk in chunks:
-        parts = [base.sentence_vectors.get(doc.text[s:e]) for s, e, _ in chunk.sentences]
-        found = [p for p in parts if p is not None]
+        texts = [doc.text[s:e] for s, e, _ in chunk.sentences]
+        found = [base.sentence_vectors[t] for t in texts if t in base.sentence_vectors]
         mean = np.mean(found, axis=0) if found else fallback
-        vector = mean / np.linalg.norm(mean) + rng.normal(0.0, NOISE_SIGMA, mean.shape)
-        out.append((vector / np.linalg.norm(vector)).astype(np.float32).tolist())
-    return out
+        vectors.append(_noisy(mean, rng).tolist())
+        rows = [_noisy(base.context_vectors.get(t, _unit(mean)), rng) for t in texts]
+        sentences.append(np.asarray(rows, dtype=np.float32).reshape(len(texts), -1))
+    return vectors, sentences
+
+
+def _noisy(vector: np.ndarray, rng) -> np.ndarray:
+    noisy = _unit(vector) + rng.normal(0.0, NOISE_SIGMA, vector.shape)
+    return _unit(noisy).astype(np.float32)
 
 
 def memo_counter(count_tokens: Callable[[Sequence[str]], list[int]]):
@@ -174,10 +202,11 @@ def _corpus_document(doc, variant, base, count, max_tokens, overlap) -> NewDocum
                 f"re-chunking {doc.doc_id} gave {len(chunks)} chunks, not the "
                 f"{len(vectors)} indexed; was the base built with other settings?"
             )
-        return NewDocument(doc, chunks, vectors, [doc.source])
+        return NewDocument(doc, chunks, vectors, [doc.source], base.chunk_sentences[doc.doc_id])
     new = parse_text(variant_text(doc, variant), f"bench://{doc.doc_id}/{variant + 1}")
     chunks = chunk_document(new, count, max_tokens, overlap)
-    return NewDocument(new, chunks, variant_vectors(new, chunks, base, doc.doc_id), [new.source])
+    vectors, sentences = variant_vectors(new, chunks, base, doc.doc_id)
+    return NewDocument(new, chunks, vectors, [new.source], sentences)
 
 
 def corpus_dir(root: Path, base: BaseCorpus, size: int) -> Path:

@@ -39,11 +39,18 @@ def make_base(doc, dim=8):
     chunks = chunk_document(doc, count_words, 12, 0)
     rng = np.random.default_rng(0)
     vectors = [v / np.linalg.norm(v) for v in rng.normal(size=(len(chunks), dim))]
-    sentence_vectors = {}
+    sentence_vectors, in_context, per_chunk = {}, {}, []
     for chunk, vector in zip(chunks, vectors, strict=True):
-        for s, e, _ in chunk.sentences:
+        rows = rng.normal(size=(len(chunk.sentences), dim))
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        per_chunk.append(rows)
+        for (s, e, _), row in zip(chunk.sentences, rows, strict=True):
             sentence_vectors[doc.text[s:e]] = vector
-    return corpus.BaseCorpus([doc], {doc.doc_id: vectors}, sentence_vectors), chunks
+            in_context[doc.text[s:e]] = row
+    base = corpus.BaseCorpus(
+        [doc], {doc.doc_id: vectors}, sentence_vectors, {doc.doc_id: per_chunk}, in_context
+    )
+    return base, chunks
 
 
 def test_variants_are_deterministic_new_articles_made_of_the_original_sentences(doc):
@@ -60,15 +67,23 @@ def test_variant_vectors_are_unit_length_near_their_sources_and_repeatable(doc):
     base, chunks = make_base(doc)
     variant = parse_text(corpus.variant_text(doc, 2), "v.md", markdown=True)
     vchunks = chunk_document(variant, count_words, 12, 0)
-    vectors = np.array(corpus.variant_vectors(variant, vchunks, base, doc.doc_id))
+    vectors, sentences = corpus.variant_vectors(variant, vchunks, base, doc.doc_id)
+    vectors = np.array(vectors)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert vectors.tolist() == corpus.variant_vectors(variant, vchunks, base, doc.doc_id)
-    for chunk, vector in zip(vchunks, vectors, strict=True):
-        found = [base.sentence_vectors.get(variant.text[s:e]) for s, e, _ in chunk.sentences]
-        found = [f for f in found if f is not None]
+    again = corpus.variant_vectors(variant, vchunks, base, doc.doc_id)
+    assert vectors.tolist() == again[0]
+    assert all(np.array_equal(a, b) for a, b in zip(sentences, again[1], strict=True))
+    for chunk, vector, rows in zip(vchunks, vectors, sentences, strict=True):
+        texts = [variant.text[s:e] for s, e, _ in chunk.sentences]
+        found = [base.sentence_vectors[t] for t in texts if t in base.sentence_vectors]
         if found:
             mean = np.mean(found, axis=0)
             assert vector @ (mean / np.linalg.norm(mean)) > 0.9
+        # each sentence keeps (a noisy copy of) its base in-context vector
+        assert len(rows) == len(texts)
+        for text, row in zip(texts, rows, strict=True):
+            if text in base.context_vectors:
+                assert row @ base.context_vectors[text] > 0.9
 
 
 def test_plan_puts_real_articles_first_then_rounds_of_variants(doc):
@@ -143,7 +158,8 @@ def test_corpus_is_built_through_the_real_store(doc, make_settings, tmp_path):
     chunks = chunk_document(doc, count_words, 12, 0)
     rng = np.random.default_rng(1)
     vectors = [(v / np.linalg.norm(v)).tolist() for v in rng.normal(size=(len(chunks), 8))]
-    base_store.add_document(doc, chunks, vectors)
+    sentences = [rng.normal(size=(len(c.sentences), 8)).astype(np.float32) for c in chunks]
+    base_store.add_document(doc, chunks, vectors, sentence_vectors=sentences)
     base = corpus.read_base(base_store)
     assert base.chunks == len(chunks) and base.docs[0].doc_id == doc.doc_id
 
@@ -151,6 +167,8 @@ def test_corpus_is_built_through_the_real_store(doc, make_settings, tmp_path):
     written = corpus.build_corpus(store, base, 4 * len(chunks), 12, 0)
     assert written >= 4 * len(chunks) and store.chunk_count() == written
     assert len(store.committed_ids()) >= 4
+    ids = [c.chunk_id for c in store.all_chunks()]
+    assert set(store.sentences.get(ids)) == set(ids)  # the sidecar is built too
     stored = store.chunks.get(ids=[chunks[0].chunk_id], include=["embeddings"])
     assert np.allclose(stored["embeddings"][0], vectors[0], atol=1e-6)  # real vectors kept
 
