@@ -68,6 +68,23 @@ format: dev
 bench: install
 	$(PY) -m benchmarks --eval-dir $(EVAL_DIR) $(BENCH_ARGS)
 
+# The training weeks, beside the checkout (read there, never copied in).
+TRAIN_DIR ?= ../shared/train/realtimeqa-train
+
+$(VENV)/.train-installed: $(VENV)/.installed
+	$(PIP) install --quiet -e ".[train,eval]"
+	touch $@
+
+# Fit the shipped models (assistant/learn/models/) from the training weeks, the held-out
+# sample left out. Encoded chunks are cached in eval-results/cache/vectors.sqlite.
+train: $(VENV)/.train-installed
+	$(VENV)/bin/assistant train --train-dir $(TRAIN_DIR)
+
+# Answer quality on the held-out blocks of the training weeks (20 weeks nothing was fitted
+# or chosen on), with 95 % intervals; reports in eval-results/train-held-out.*
+eval-train: $(VENV)/.eval-installed
+	$(VENV)/bin/assistant eval --train-dir $(TRAIN_DIR) --blocks held-out --name train-held-out
+
 # Answer quality on real news (EVAL_DIR above). The index is cached in eval-results/cache/
 # by corpus content and indexing settings; reports go to eval-results/.
 # The second run asks questions the corpus does not answer (written for this project), over

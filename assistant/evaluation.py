@@ -207,7 +207,7 @@ def prepare_index(
 # --- asking and scoring -----------------------------------------------------------------
 
 
-class _Fidelity:
+class QuoteFidelity:
     """Checks quotes against their passage and their stored document (cached per doc)."""
 
     def __init__(self, store):
@@ -260,7 +260,7 @@ def ask_all(
     assistant, questions: list[EvalQuestion], progress: Progress | None = None
 ) -> list[QuestionResult]:
     """Ask every question through the assistant's normal path and score it."""
-    fidelity = _Fidelity(assistant.store)
+    fidelity = QuoteFidelity(assistant.store)
     results = []
     for number, question in enumerate(questions, start=1):
         start = time.perf_counter()
@@ -326,13 +326,17 @@ def run_eval(
 ) -> EvalRun:
     """Index ``corpus`` (or reuse its cached index), ask every question, summarise."""
     from .embeddings import get_embedder
+    from .learn.vectors import CachingEmbedder, VectorCache
     from .service import Assistant
 
     questions = load_questions(questions_path)
     # resolved, so a corpus given as ../shared/... passes the indexer's path checks
     corpus = Path(corpus).resolve()
     corpus_files(corpus)  # fail on a bad corpus before loading any model
-    embedder = embedder or get_embedder(settings)
+    # vectors are cached by model and text too: a changed chunking re-encodes only new chunks
+    embedder = CachingEmbedder(
+        embedder or get_embedder(settings), VectorCache(Path(cache_dir) / "vectors.sqlite")
+    )
     indexed, reused, seconds = prepare_index(corpus, settings, cache_dir, embedder, progress)
     assistant = Assistant(indexed, embedder=embedder)
     start = time.perf_counter()

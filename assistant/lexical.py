@@ -147,6 +147,17 @@ class LexicalIndex:
             scores[rows] += idf * tf / (tf + self._norm[rows])
         return self._top(scores, n)
 
+    def term_weights(self, query: str) -> dict[str, float]:
+        """The query's BM25 terms with their inverse document frequency here (a term no
+        chunk holds gets the highest)."""
+        total = len(self)
+        weights = {}
+        for term in bm25_tokens([query])[0]:
+            col = self.vocab.get(term)
+            df = int(self._df[col]) if col is not None else 0
+            weights[term] = float(np.log(1 + (total - df + 0.5) / (df + 0.5)))
+        return weights
+
     def _top(self, scores: np.ndarray, n: int) -> list[tuple[str, float]]:
         n = min(n, len(scores))
         best = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))

@@ -162,7 +162,9 @@ class HybridRetriever(BaseRetriever):
         t1 = time.perf_counter()
         hits = self.hits(query, vector, view)
         t2 = time.perf_counter()
-        context = QuestionContext(query, vector, as_of or view.newest)
+        context = QuestionContext(
+            query, vector, as_of or view.newest, view.lexical.term_weights(query)
+        )
         picked = pick_passages(load_models().rank_passages(context, hits), k)
         t3 = time.perf_counter()
         docs = Retrieved([h.document() for h in picked], context, picked)

@@ -32,6 +32,7 @@ from .query import (
     topic_names,
     years_named,
 )
+from .quotes import asks_question, is_photo_caption
 from .schema import Document
 
 ArticleLookup = Callable[[str], Document | None]
@@ -145,15 +146,25 @@ def lacks_asked_type(question: str, sentences: list[str]) -> bool:
 
 # --- the checks as the learned answerer applies them ---------------------------------------
 
+# What may be quoted at all: a sentence that is itself a question states nothing, and an
+# image caption describes a picture, not the news. Always applied (their measured effect
+# is in the manifest, as ``quotable``).
+QUOTABLE_CHECKS = ("questions", "captions")
+# Kept only where held-out blocks show they help (``learn.train``).
 SENTENCE_CHECKS = ("subject", "other_years")
 QUESTION_CHECKS = ("names", "asked_type")
 
 
 def eligible_sentences(question: str, ranked: list, checks: list[str], get_article) -> list:
     """The ranked sentences (``learn.features.SentenceCandidate``) that pass the kept
-    sentence checks: their article is about the question's subject (``subject``), and
-    they do not tell only of other years than the question's (``other_years``)."""
+    sentence checks: they are not themselves questions (``questions``) or image captions
+    (``captions``), their article is about the question's subject (``subject``), and they
+    do not tell only of other years than the question's (``other_years``)."""
     out = list(ranked)
+    if "questions" in checks:
+        out = [c for c in out if not asks_question(c.text)]
+    if "captions" in checks:
+        out = [c for c in out if not is_photo_caption(c.text)]
     if "other_years" in checks:
         years = years_named(question)
         out = [c for c in out if not about_other_years(c.text, years)]

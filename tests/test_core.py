@@ -227,3 +227,27 @@ def test_ask_stream_deltas_add_up_to_the_answer(seed_assistant):
     assert final.citations and not final.abstained
     assert "".join(e for e in events[:-1]) == final.answer
     assert set(final.timings_ms) == {"retrieve", "answer"}
+
+
+MONTREAL = """Café owners in Montréal protest a new terrace fee
+
+Published: 2024-06-03
+
+Dozens of café owners in Montréal protested on Monday against a new fee on sidewalk terraces, which the city council approved last month.
+
+The owners say the fee, charged per square metre of terrace, would cost a small café more than 4,000 dollars a season. A city spokeswoman said the money would pay for wider sidewalks.
+"""
+
+
+def test_names_typed_without_accents_find_the_accented_article(make_assistant, tmp_path):
+    article = tmp_path / "montreal.txt"
+    article.write_text(MONTREAL, encoding="utf-8")
+    assistant = make_assistant()
+    assistant.index([str(SEEDS), str(article)])
+    for question in (
+        "What did cafe owners in Montreal protest?",
+        "What did café owners in Montréal protest?",
+    ):
+        answer = assistant.ask(question)
+        assert not answer.abstained, question
+        assert any("terrace" in c.quote for c in answer.citations), answer.answer

@@ -70,6 +70,7 @@ def train_command(
             limit_blocks=blocks,
             blocks=chosen,
             max_articles=max_articles,
+            cache_dir=cache_dir / "blocks",
         )
     except (WeeksError, SettingsError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from exc

@@ -3,6 +3,9 @@ its candidate passages, their features and whether each holds the gold answer.""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import pickle
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -46,11 +49,42 @@ class Block:
     documents: list  # the articles (unique by id)
 
 
+def block_cache_key(weeks: list[str], settings: Settings, max_articles) -> str:
+    """What a built block depends on: its weeks, the chunking settings and code."""
+    digest = hashlib.sha256(json.dumps([weeks, max_articles]).encode())
+    for name in ("embedding_model", "max_chunk_tokens", "chunk_overlap_sentences"):
+        digest.update(f"{name}={getattr(settings, name)}".encode())
+    package = Path(__file__).parent.parent
+    for module in ("ingest.py", "formats.py", "chunking.py", "store.py", "lexical.py"):
+        digest.update((package / module).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def load_block(
-    train_dir: Path, weeks: list[str], embedder, settings: Settings, max_articles=None
+    train_dir: Path,
+    weeks: list[str],
+    embedder,
+    settings: Settings,
+    max_articles=None,
+    cache_dir: Path | None = None,
 ) -> Block:
-    """A block's articles (unique by id) chunked, encoded (through the cache) and indexed
-    (``max_articles``: only a week's first N, for a quick sample)."""
+    """A block's articles (unique by id) chunked, encoded (through the vector cache) and
+    indexed (``max_articles``: only a week's first N, for a quick sample). With
+    ``cache_dir``, a block built before with the same inputs is read back instead."""
+    if cache_dir is None:
+        return _build_block(train_dir, weeks, embedder, settings, max_articles)
+    path = Path(cache_dir) / f"block-{block_cache_key(weeks, settings, max_articles)}.pkl"
+    if path.exists():
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+    block = _build_block(train_dir, weeks, embedder, settings, max_articles)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        pickle.dump(block, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return block
+
+
+def _build_block(train_dir, weeks, embedder, settings, max_articles) -> Block:
     loaded = [load_week(Path(train_dir) / w, max_articles) for w in weeks]
     docs = list({d.doc_id: d for w in loaded for d in w.documents}.values())
     return Block(
@@ -75,7 +109,8 @@ def make_example(
 ) -> Example:
     """Ask one question against ``block``'s corpus (``foreign``: it is another block's)."""
     vector = np.asarray(embedder.embed_query(question.question), dtype=np.float32)
-    ctx = QuestionContext(question.question, vector, quiz_day(question))
+    weights = block.corpus.lexical.term_weights(question.question)
+    ctx = QuestionContext(question.question, vector, quiz_day(question), weights)
     hits = block.corpus.hits(question.question, vector, candidates)
     gold = gold_form(question.answer)
     labels = np.array([bool(gold) and gold in normalise(h.text) for h in hits], dtype=bool)

@@ -91,11 +91,11 @@ def index_block(weeks: list[Week], settings: Settings, cache_dir: Path, embedder
 
 def ask_block(weeks: list[Week], settings: Settings, embedder) -> list[WeekResult]:
     """Every question of the block asked on its quiz date, scored."""
-    from ..evaluation import _Fidelity
+    from ..evaluation import QuoteFidelity
     from ..service import Assistant
 
     assistant = Assistant(settings, embedder=embedder)
-    fidelity = _Fidelity(assistant.store)
+    fidelity = QuoteFidelity(assistant.store)
     texts = [support_text(d.text) for w in weeks for d in w.documents]
     name = f"{weeks[0].name}+{len(weeks)}w"
     results = []

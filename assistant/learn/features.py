@@ -20,6 +20,7 @@ from datetime import date
 import numpy as np
 from langchain_core.documents import Document as LCDocument
 
+from ..lexical import bm25_tokens
 from ..query import (
     analyse,
     has_typed_candidate,
@@ -43,6 +44,9 @@ class QuestionContext:
     question: str
     vector: np.ndarray
     as_of: date | None = None  # the day it is asked (recency is measured from it)
+    # its BM25 terms with their IDF in the library (``LexicalIndex.term_weights``); empty:
+    # every term counts alike
+    weights: dict[str, float] = field(default_factory=dict)
     terms: set[str] = field(init=False)
     focus_terms: set[str] = field(init=False)
     names: list[str] = field(init=False)
@@ -58,6 +62,16 @@ class QuestionContext:
         self.topics = topic_names(self.question)
         self.years = years_named(self.question)
         self.answer_type = info.answer_type
+        if not self.weights:
+            self.weights = dict.fromkeys(bm25_tokens([self.question])[0], 1.0)
+
+    def weighted_coverage(self, texts: list[str]) -> list[float]:
+        """Per text: the IDF-weighted share of the question's terms it holds."""
+        total = sum(self.weights.values()) or 1.0
+        return [
+            sum(w for t, w in self.weights.items() if t in tokens) / total
+            for tokens in map(set, bm25_tokens(texts))
+        ]
 
 
 @dataclass
@@ -152,6 +166,7 @@ PASSAGE_FEATURES = (
     "term_coverage",
     "focus_coverage",
     "title_coverage",
+    "idf_coverage",
     "name_share",
     "article_name_share",
     "topics_named",
@@ -179,6 +194,7 @@ def passage_features(ctx: QuestionContext, hits: list[PassageHit]) -> np.ndarray
         by_doc[hit.doc_id].append(i)
     article_words = {d: set().union(*(words[i] for i in rows)) for d, rows in by_doc.items()}
     fixed = [len(ctx.question.split()), len(ctx.names), *_type_columns(ctx.answer_type)]
+    weighted = ctx.weighted_coverage([f"{h.title}\n{h.text}" for h in hits])
     rows = []
     for i, hit in enumerate(hits):
         doc_rows = by_doc[hit.doc_id]
@@ -192,6 +208,7 @@ def passage_features(ctx: QuestionContext, hits: list[PassageHit]) -> np.ndarray
                 hit.fused * 60,
                 *_best_two(hit.sentence_vectors, ctx.vector),
                 *_coverages(ctx, hit),
+                weighted[i],
                 _share(names_in(ctx.names, words[i]), len(ctx.names)),
                 _share(names_in(ctx.names, article_words[hit.doc_id]), len(ctx.names)),
                 float(names_in(ctx.topics, article_words[hit.doc_id]) == len(ctx.topics)),
@@ -245,8 +262,11 @@ class SentenceCandidate:
 SENTENCE_FEATURES = (
     "cosine",
     "cosine_below_best",
+    "previous_cosine",
+    "next_cosine",
     "term_coverage",
     "focus_coverage",
+    "idf_coverage",
     "new_terms",
     "restates",
     "typed_candidate",
@@ -288,11 +308,12 @@ def sentence_features(
 ) -> np.ndarray:
     """One row of ``SENTENCE_FEATURES`` per sentence; ``passage_rows`` holds each
     passage's ``PASSAGE_FEATURES`` row by chunk id."""
-    cosines = [_sentence_cosine(c, ctx.vector) for c in cands]
+    cosines = [_sentence_cosine(c, ctx.vector, c.index) for c in cands]
     best_cos = max(cosines, default=0.0)
     best_passage = max((c.hit.score for c in cands), default=0.0)
+    weighted = ctx.weighted_coverage([c.text for c in cands])
     rows = []
-    for cand, cos in zip(cands, cosines, strict=True):
+    for cand, cos, idf in zip(cands, cosines, weighted, strict=True):
         terms = content_terms(cand.text)
         new_terms = len(terms - ctx.terms)
         named = years_named(cand.text)
@@ -300,8 +321,11 @@ def sentence_features(
             [
                 cos,
                 best_cos - cos,
+                _sentence_cosine(cand, ctx.vector, cand.index - 1),
+                _sentence_cosine(cand, ctx.vector, cand.index + 1),
                 _share(len(ctx.terms & terms), len(ctx.terms)),
                 _share(len(ctx.focus_terms & terms), len(ctx.focus_terms)),
+                idf,
                 math.log1p(new_terms),
                 float(new_terms < _RESTATES_BELOW),
                 float(has_typed_candidate(cand.text, ctx.answer_type, ctx.question)),
@@ -324,11 +348,12 @@ def sentence_features(
     return np.asarray(rows, dtype=np.float32).reshape(len(cands), len(SENTENCE_FEATURES))
 
 
-def _sentence_cosine(cand: SentenceCandidate, question: np.ndarray) -> float:
+def _sentence_cosine(cand: SentenceCandidate, question: np.ndarray, index: int) -> float:
+    """The cosine of the passage's sentence ``index`` (0 where there is none)."""
     vectors = cand.hit.sentence_vectors
-    if vectors is None or cand.index >= len(vectors):
+    if vectors is None or not 0 <= index < len(vectors):
         return 0.0
-    return float(vectors[cand.index] @ question)
+    return float(np.asarray(vectors[index], dtype=np.float32) @ question)
 
 
 def merge_hits(

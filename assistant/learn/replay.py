@@ -35,7 +35,8 @@ class BlockCorpus:
         return cls(
             chunks,
             vectors,
-            [e.sentence_vectors for e in encoded],
+            # as the index's sidecar keeps them
+            [np.asarray(e.sentence_vectors, dtype=np.float16) for e in encoded],
             LexicalIndex.build(chunks, revision=1),
         )
 

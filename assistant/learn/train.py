@@ -29,7 +29,7 @@ import numpy as np
 from ..config import Settings
 from ..evaluation import normalise
 from ..retrieval import pick_passages
-from ..topicality import QUESTION_CHECKS, SENTENCE_CHECKS
+from ..topicality import QUESTION_CHECKS, QUOTABLE_CHECKS, SENTENCE_CHECKS
 from .compose import ANSWER_FEATURES, choose
 from .dataset import Example, block_examples, load_block, make_example
 from .features import PASSAGE_FEATURES, SENTENCE_FEATURES, sentence_candidates, sentence_features
@@ -92,13 +92,14 @@ def build_examples(
     settings: Settings,
     progress: Progress,
     max_articles: int | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[list[Example], dict]:
     """Own-block examples of every block, plus each block's foreign questions (those of
     the next block, a sample as large as a third of its own)."""
     loaded, examples = [], []
     for weeks in blocks:
         start = time.perf_counter()
-        block = load_block(train_dir, weeks, embedder, settings, max_articles)
+        block = load_block(train_dir, weeks, embedder, settings, max_articles, cache_dir)
         loaded.append(block)
         examples += block_examples(block, embedder, CANDIDATES)
         progress(
@@ -340,28 +341,45 @@ def pick_threshold(results, probs) -> float:
     return best
 
 
-def choose_answer_setting(sets, folds, lookup, progress) -> tuple[dict, dict]:
-    """The extra-sentence ratio and kept checks with the best out-of-fold citation hit +
-    answer hit + unsupported declined, each at its own threshold."""
+def evaluate_setting(sets, folds, lookup, keep: float, checks: list[str]) -> dict:
+    """Out-of-fold figures of one answer setting at its own threshold."""
     blocks = [s.example.block for s in sets]
-    checks_grid = [[]] + [[c] for c in SENTENCE_CHECKS + QUESTION_CHECKS]
-    checks_grid.append(list(SENTENCE_CHECKS + QUESTION_CHECKS))
-    tried, best = {}, None
-    for keep in KEEP_GRID:
-        for checks in checks_grid:
-            results = outcomes(sets, keep, checks, lookup)
-            probs = oof_probabilities(results, blocks, folds)
-            threshold = pick_threshold(results, probs)
-            metrics = answer_metrics(results, probs, threshold)
-            utility = (
-                metrics["citation_hit"] + metrics["answer_hit"] + metrics["unsupported_declined"]
-            )
-            name = f"keep={keep} checks={'+'.join(checks) or 'none'}"
-            tried[name] = {**metrics, "threshold": threshold, "utility": round(utility, 4)}
-            progress(f"answer {name}: {tried[name]}")
-            if best is None or utility > best[0]:
-                best = (utility, {"keep": keep, "checks": checks, "threshold": threshold}, results)
-    return best[1], tried
+    results = outcomes(sets, keep, checks, lookup)
+    probs = oof_probabilities(results, blocks, folds)
+    threshold = pick_threshold(results, probs)
+    metrics = answer_metrics(results, probs, threshold)
+    utility = metrics["citation_hit"] + metrics["answer_hit"] + metrics["unsupported_declined"]
+    return {**metrics, "threshold": threshold, "utility": round(utility, 4)}
+
+
+def choose_answer_setting(sets, folds, lookup, progress) -> tuple[dict, dict]:
+    """The extra-sentence ratio (with no checks), then the checks added one at a time while
+    one raises the out-of-fold citation hit + answer hit + unsupported declined (each
+    setting at its own threshold): a check is kept only where held-out blocks show it
+    helps."""
+    tried: dict[str, dict] = {}
+
+    def run(keep: float, checks: list[str]) -> dict:
+        name = f"keep={keep} checks={'+'.join(checks) or 'none'}"
+        tried[name] = evaluate_setting(sets, folds, lookup, keep, checks)
+        progress(f"answer {name}: {tried[name]}")
+        return tried[name]
+
+    base = list(QUOTABLE_CHECKS)
+    keep = max(KEEP_GRID, key=lambda k: run(k, base)["utility"])
+    run(keep, [])  # the quotable checks' own effect, for the record
+    checks: list[str] = []
+    best = tried[f"keep={keep} checks={'+'.join(base)}"]
+    while True:
+        options = [c for c in SENTENCE_CHECKS + QUESTION_CHECKS if c not in checks]
+        scored = [(run(keep, base + checks + [c]), c) for c in options]
+        if not scored:
+            break
+        top, check = max(scored, key=lambda item: item[0]["utility"])
+        if top["utility"] <= best["utility"]:
+            break
+        checks, best = checks + [check], top
+    return {"keep": keep, "checks": checks, "threshold": best["threshold"]}, tried
 
 
 # --- one whole run ------------------------------------------------------------------------
@@ -377,6 +395,7 @@ def train(
     folds: int = FOLDS,
     blocks: list[list[str]] | None = None,
     max_articles: int | None = None,
+    cache_dir: Path | None = None,
 ) -> TrainReport:
     """Fit every model from the training blocks (or the given ``blocks`` of weeks) and
     write them with their manifest."""
@@ -386,7 +405,7 @@ def train(
     if held & {w for b in blocks for w in b}:
         raise ValueError("the held-out weeks are never trained on: choose other weeks")
     examples, articles = build_examples(
-        train_dir, blocks, embedder, settings, progress, max_articles
+        train_dir, blocks, embedder, settings, progress, max_articles, cache_dir
     )
     lookup = articles.get
     fold_sets = block_folds(examples, folds)
@@ -398,7 +417,8 @@ def train(
     # the shipped models: refitted on every training block
     passage_model = _fit_passages(passage_params)(examples)
     sentence_model = _fit_sentences(sentence_params)(sets)
-    results = outcomes(sets, answer_setting["keep"], answer_setting["checks"], lookup)
+    checks = [*QUOTABLE_CHECKS, *answer_setting["checks"]]
+    results = outcomes(sets, answer_setting["keep"], checks, lookup)
     abstain = fit_abstention(
         np.asarray([r.values for r in results]), np.asarray([r.answered_right for r in results])
     )

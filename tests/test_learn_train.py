@@ -1,0 +1,114 @@
+"""Training runs end to end on a two-week sample of the training data, and the shipped
+models load, match their manifest and were fitted on no held-out week."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.learn.features import PASSAGE_FEATURES, SENTENCE_FEATURES
+from assistant.learn.ranking import MANIFEST, MODELS_DIR, ModelError, read_models
+from assistant.learn.weeks import held_out_blocks, make_blocks, week_names
+
+from .conftest import ROOT
+
+
+def train_dir() -> Path | None:
+    """The training weeks: $NEWS_TRAIN_DIR, else ``shared/train`` beside the checkout."""
+    candidates = [os.environ.get("NEWS_TRAIN_DIR")] + [
+        str(base / "shared" / "train" / "realtimeqa-train") for base in ROOT.parents[:2]
+    ]
+    for candidate in filter(None, candidates):
+        if Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+needs_data = pytest.mark.skipif(train_dir() is None, reason="the training weeks are not here")
+
+
+def test_the_shipped_models_load_and_match_their_manifest():
+    manifest = json.loads((MODELS_DIR / MANIFEST).read_text())
+    models = read_models(MODELS_DIR)
+    assert models.passage is not None and models.sentence is not None
+    assert manifest["features"]["passage"] == list(PASSAGE_FEATURES)
+    assert manifest["features"]["sentence"] == list(SENTENCE_FEATURES)
+    assert models.abstain["features"] == manifest["features"]["answer"]
+    assert 0.0 < models.threshold < 1.0
+    # the trees read exactly the columns the features give
+    assert int(models.passage.feature.max()) < len(PASSAGE_FEATURES)
+    assert int(models.sentence.feature.max()) < len(SENTENCE_FEATURES)
+    for name in ("passage.npz", "sentence.npz", "abstain.json", MANIFEST):
+        assert (MODELS_DIR / name).stat().st_size < 2_000_000  # small files
+
+
+@needs_data
+def test_the_shipped_models_never_saw_a_held_out_week():
+    manifest = json.loads((MODELS_DIR / MANIFEST).read_text())
+    held = {w for b in held_out_blocks(make_blocks(week_names(train_dir()))) for w in b}
+    assert manifest["trained_on"]["weeks"] and not held & set(manifest["trained_on"]["weeks"])
+
+
+def test_models_fitted_on_other_features_are_refused(tmp_path):
+    manifest = json.loads((MODELS_DIR / MANIFEST).read_text())
+    manifest["features"]["passage"] = manifest["features"]["passage"][:-1]
+    for name in ("passage.npz", "sentence.npz", "abstain.json"):
+        (tmp_path / name).write_bytes((MODELS_DIR / name).read_bytes())
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="assistant train"):
+        read_models(tmp_path)
+
+
+@needs_data
+@pytest.mark.slow
+def test_training_runs_on_a_two_week_sample(tmp_path, embedder):
+    from assistant.config import load_settings
+    from assistant.learn.train import train
+    from assistant.learn.vectors import CachingEmbedder, VectorCache
+
+    weeks = ["2022-06-17", "2022-06-24"]  # training weeks (never held out)
+    cached = CachingEmbedder(embedder, VectorCache(tmp_path / "vectors.sqlite"))
+    report = train(
+        train_dir(),
+        tmp_path / "models",
+        cached,
+        load_settings(index_dir=tmp_path / "index"),
+        progress=lambda message: None,
+        blocks=[[w] for w in weeks],
+        max_articles=25,
+    )
+    assert report.weeks == weeks and report.questions > 40
+    models = read_models(tmp_path / "models")
+    manifest = json.loads((tmp_path / "models" / MANIFEST).read_text())
+    assert manifest["trained_on"]["weeks"] == weeks
+    rows = np.zeros((3, len(PASSAGE_FEATURES)), dtype=np.float32)
+    assert models.passage.raw(rows).shape == (3,)
+    assert 0.0 <= models.threshold < 1.0
+    # the run is reproducible: a second one writes the same trees
+    again = train(
+        train_dir(),
+        tmp_path / "again",
+        cached,
+        load_settings(index_dir=tmp_path / "index"),
+        progress=lambda message: None,
+        blocks=[[w] for w in weeks],
+        max_articles=25,
+    )
+    assert again.passage["chosen"] == report.passage["chosen"]
+    first = np.load(tmp_path / "models" / "passage.npz")["value"]
+    second = np.load(tmp_path / "again" / "passage.npz")["value"]
+    np.testing.assert_allclose(first, second)
+
+
+@needs_data
+def test_training_refuses_held_out_weeks(tmp_path, embedder):
+    from assistant.config import load_settings
+    from assistant.learn.train import train
+
+    held = held_out_blocks(make_blocks(week_names(train_dir())))[0]
+    with pytest.raises(ValueError, match="held-out"):
+        train(train_dir(), tmp_path, embedder, load_settings(), blocks=[held[:1], held[1:2]])
