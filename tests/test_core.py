@@ -229,14 +229,15 @@ def test_ask_stream_deltas_add_up_to_the_answer(seed_assistant):
     assert set(final.timings_ms) == {"retrieve", "answer"}
 
 
-MONTREAL = """Café owners in Montréal protest a new terrace fee
-
-Published: 2024-06-03
-
-Dozens of café owners in Montréal protested on Monday against a new fee on sidewalk terraces, which the city council approved last month.
-
-The owners say the fee, charged per square metre of terrace, would cost a small café more than 4,000 dollars a season. A city spokeswoman said the money would pay for wider sidewalks.
-"""
+MONTREAL = (
+    "Café owners in Montréal protest a new terrace fee\n\n"
+    "Published: 2024-06-03\n\n"
+    "Dozens of café owners in Montréal protested on Monday against a new fee on sidewalk "
+    "terraces, which the city council approved last month.\n\n"
+    "The owners say the fee, charged per square metre of terrace, would cost a small café "
+    "more than 4,000 dollars a season. A city spokeswoman said the money would pay for wider "
+    "sidewalks.\n"
+)
 
 
 def test_names_typed_without_accents_find_the_accented_article(make_assistant, tmp_path):
