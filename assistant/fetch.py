@@ -38,6 +38,12 @@ class Fetched:
     charset: str | None
 
 
+def outlet_of(url: str) -> str:
+    """The host of a URL without ``www.``: the outlet when the page names none."""
+    host = urlparse(url or "").hostname or ""
+    return host.removeprefix("www.")
+
+
 def is_url(text: str) -> bool:
     return text.lower().startswith(("http://", "https://"))
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chunking import chunk_document, embedding_text
+from .dates import backfill_date_numbers
 from .ingest import LoadResult
 from .inputs import load_inputs, plan_inputs
 from .lexical import update_lexical
@@ -197,6 +198,7 @@ def index_paths(
     with writer_lock(Path(settings.index_dir)):
         store.refresh_if_stale()  # write on top of what other processes wrote
         store.remove_orphan_chunks()
+        backfill_date_numbers(store)  # an index from before dates were numbers
         before = store.revision()
         plan = plan_inputs(paths)
         run = IndexRun(store, progress)

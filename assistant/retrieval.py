@@ -21,6 +21,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from .config import Settings
+from .dates import DocDates, Period, prefer_period, question_period, range_filter
 from .lexical import (  # noqa: F401  (re-exported: the lexical side's public names)
     LexicalIndex,
     bm25_tokens,
@@ -94,6 +95,7 @@ class HybridRetriever(BaseRetriever):
     k: int = 5
     _view: _View = PrivateAttr(default_factory=_View)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _dates: tuple[int, DocDates] = PrivateAttr(default=(-2, DocDates({}, None)))
 
     def _current_view(self) -> _View:
         """What the store holds now; re-read when the revision moves (a write, perhaps by
@@ -108,22 +110,33 @@ class HybridRetriever(BaseRetriever):
                 self._view = _View(rev, lexical, committed)
             return self._view
 
-    def search(self, query: str, k: int | None = None) -> tuple[list[LCDocument], dict[str, float]]:
-        """Top ``k`` passages as LangChain documents, with per-stage timings in ms."""
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> tuple[list[LCDocument], dict[str, float]]:
+        """Top ``k`` passages as LangChain documents, with per-stage timings in ms.
+        ``since``/``until`` (``YYYYMMDD`` numbers, see ``dates``) keep only articles dated
+        in that range, on the dense and the BM25 side alike."""
         k = k or self.k
         t0 = time.perf_counter()
         view = self._current_view()
+        doc_dates = self._doc_dates(view)
         vector = self.store.embedder.embed_query(query)
         t1 = time.perf_counter()
         n = self.settings.candidates
+        where = range_filter(since, until)
         dense = [
             c
-            for c in self.store.dense_search(vector, n, total=len(view.lexical))
+            for c in self.store.dense_search(vector, n, total=len(view.lexical), where=where)
             if c.metadata["doc_id"] in view.committed
         ]
-        lexical = view.lexical.search(query, n)
+        lexical = view.lexical.search(query, n, doc_dates.docs_in_range(since, until))
         t2 = time.perf_counter()
-        docs = self._fuse(query, dense, lexical, view, k)
+        period = question_period(query, doc_dates.newest)
+        docs = self._fuse(query, dense, lexical, view, k, (period, doc_dates.by_doc))
         t3 = time.perf_counter()
         timings = {
             "embed_query": (t1 - t0) * 1e3,
@@ -139,6 +152,7 @@ class HybridRetriever(BaseRetriever):
         lexical: list[tuple[str, float]],
         view: _View,
         k: int,
+        preference: tuple[Period | None, dict[str, int]] = (None, {}),
     ) -> list[LCDocument]:
         fused = rrf_fuse(
             [
@@ -151,6 +165,9 @@ class HybridRetriever(BaseRetriever):
         missing = [cid for cid in fused if cid not in known]
         for chunk in self.store.get_chunks(missing) if missing else []:
             known[chunk.chunk_id] = chunk
+        period, by_doc = preference
+        chunk_dates = {cid: by_doc.get(c.metadata["doc_id"], 0) for cid, c in known.items()}
+        fused = prefer_period(fused, chunk_dates, period, self.settings.period_weight)
         dense_score = {c.chunk_id: c.score for c in dense}
         lexical_score = dict(lexical)
         picked: list[LCDocument] = []
@@ -171,6 +188,13 @@ class HybridRetriever(BaseRetriever):
             if len(picked) >= k:
                 break
         return picked
+
+    def _doc_dates(self, view: _View) -> DocDates:
+        """Every committed article's date, read once per store revision."""
+        with self._lock:
+            if self._dates[0] != view.revision:
+                self._dates = (view.revision, DocDates.from_records(self.store.doc_records()))
+            return self._dates[1]
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun

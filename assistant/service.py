@@ -19,6 +19,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from .answer import ExtractiveAnswerer
 from .config import Settings
 from .conversation import condense_question, is_follow_up, suggest_questions
+from .dates import parse_user_date, range_filter
 from .embeddings import get_embedder
 from .indexer import Progress, file_of, index_paths, rebuild_lexical_if_changed
 from .locks import writer_lock
@@ -30,6 +31,13 @@ from .uploads import UploadError, pasted_article, store_file, write_upload
 
 class QuestionError(ValueError):
     """The question is empty or too long."""
+
+
+def date_range(since: str = "", until: str = "") -> tuple[int | None, int | None]:
+    """``--since``/``--until`` as ``date_num`` bounds; ``DateError`` when unreadable."""
+    low, high = parse_user_date(since, "--since"), parse_user_date(until, "--until")
+    range_filter(low, high)  # refuses since > until
+    return low, high
 
 
 def make_answerer(settings: Settings, embedder, get_article=None) -> Any:
@@ -63,7 +71,9 @@ def build_chain(retriever: HybridRetriever, answerer) -> Runnable:
 
     def retrieve(inputs: dict) -> dict:
         start = time.perf_counter()
-        passages, _ = retriever.search(inputs["question"], inputs.get("k"))
+        passages, _ = retriever.search(
+            inputs["question"], inputs.get("k"), inputs.get("since"), inputs.get("until")
+        )
         return {**inputs, "passages": passages, "retrieve_ms": (time.perf_counter() - start) * 1e3}
 
     def respond(inputs: dict) -> Answer:
@@ -155,12 +165,22 @@ class Assistant:
             )
         return question
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        """Answer one question with citations (or abstain)."""
-        return self.chain.invoke({"question": self.check_question(question), "k": k})
+    def ask(self, question: str, k: int | None = None, since: str = "", until: str = "") -> Answer:
+        """Answer one question with citations (or abstain); ``since``/``until``
+        (``YYYY-MM-DD``) limit it to articles published in that range."""
+        question = self.check_question(question)
+        since_num, until_num = date_range(since, until)
+        return self.chain.invoke(
+            {"question": question, "k": k, "since": since_num, "until": until_num}
+        )
 
     def ask_stream(
-        self, question: str, k: int | None = None, answerer: str | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        answerer: str | None = None,
+        since: str = "",
+        until: str = "",
     ) -> Iterator[str | Answer]:
         """Answer text as it is composed (str deltas), then the final ``Answer``.
 
@@ -168,9 +188,10 @@ class Assistant:
         yield their answer sentence by sentence. ``answerer`` picks a backend by name.
         """
         question = self.check_question(question)
+        since_num, until_num = date_range(since, until)
         backend = self.answerer_for(answerer)
         start = time.perf_counter()
-        passages, _ = self.retriever.search(question, k)
+        passages, _ = self.retriever.search(question, k, since_num, until_num)
         retrieve_ms = (time.perf_counter() - start) * 1e3
         stream = getattr(backend, "stream", None)
         if _library_is_empty(passages, self.store):

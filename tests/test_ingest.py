@@ -32,7 +32,7 @@ def test_markdown_header_lines_give_url_and_date():
         "First para.\n\nSecond para.\n"
     )
     doc = parse_text(text, "a.md", markdown=True)
-    assert (doc.title, doc.url, doc.date) == ("Big news", "https://example.com/a", "2022/11/04")
+    assert (doc.title, doc.url, doc.date) == ("Big news", "https://example.com/a", "2022-11-04")
     assert [doc.text[p.start : p.end] for p in doc.paragraphs] == ["First para.", "Second para."]
 
 
