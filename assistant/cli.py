@@ -276,12 +276,17 @@ def remove(
     chroma_url: ChromaUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """Remove an article by its id, path or URL."""
-    removed = _assistant(index_dir=index_dir, chroma_url=chroma_url).remove(source_or_id)
+    """Remove an article by its id, path or URL (an article also found under another
+    source keeps that one and stays)."""
+    assistant = _assistant(index_dir=index_dir, chroma_url=chroma_url)
+    removed, kept = assistant.remove_matching(source_or_id)
     if as_json:
-        typer.echo(json.dumps({"removed": removed}))
-    elif removed:
-        typer.echo(f"removed {len(removed)} article(s): {', '.join(removed)}")
+        typer.echo(json.dumps({"removed": removed, "kept": kept}))
+    elif removed or kept:
+        if removed:
+            typer.echo(f"removed {len(removed)} article(s): {', '.join(removed)}")
+        if kept:
+            typer.echo(f"removed the source; kept under its other sources: {', '.join(kept)}")
     else:
         raise _fail(f"no indexed article matches {source_or_id!r}")
 

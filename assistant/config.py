@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(1.0, ge=0.0)
     # A question naming a period ("this week") prefers passages dated in it by this much
     # of fused score (a rank-1 RRF share is 1/61); measured on the training weeks (README)
+    # Jaccard of body word 3-shingles at which an article is a copy of an indexed one;
+    # measured on the training weeks' articles (README, "Syndicated copies")
+    duplicate_threshold: float = Field(0.8, gt=0.0, le=1.0)
     period_weight: float = Field(0.005, ge=0.0, le=1.0)
 
     answerer: str = "extractive"

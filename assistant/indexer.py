@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .chunking import chunk_document, embedding_text
 from .dates import backfill_date_numbers
+from .duplicates import CopyFinder, body_of, signature
 from .ingest import LoadResult
 from .inputs import load_inputs, plan_inputs
 from .lexical import update_lexical
@@ -74,6 +75,7 @@ class IndexRun:
         self.containers: set[str] = set()  # JSONL files read in this run
         self.pending: list[Pending] = []
         self.committed: set[str] = set()
+        self.copies: CopyFinder | None = None  # loaded when the first new article comes
         for doc_id, meta in self.store.doc_records().items():
             self.sources[doc_id] = []
             for source in json.loads(meta.get("sources", "[]")) or [meta["source"]]:
@@ -102,11 +104,15 @@ class IndexRun:
             return
         doc, source = result.document, result.path
         previous = self.by_source.get(source, set()) - {doc.doc_id}
-        for old in previous:
-            self._unlink(source, old)
         known = doc.doc_id in self.sources
-        self._link(source, doc.doc_id)
-        if not known:
+        copy_of = None if known else self._copy_of(doc, source, previous)
+        target = copy_of or doc.doc_id
+        for old in previous - {target}:
+            self._unlink(source, old)
+        self._link(source, target)
+        if copy_of:
+            self.report.merged += 1
+        elif not known:
             chunks = chunk_document(
                 doc,
                 self.store.embedder.count_tokens,
@@ -114,7 +120,9 @@ class IndexRun:
                 self.store.settings.chunk_overlap_sentences,
             )
             self.pending.append(Pending(doc, chunks))
-        if previous:
+        if copy_of:
+            pass
+        elif previous:
             self.report.updated += 1
         elif known:
             self.report.unchanged += 1
@@ -122,6 +130,20 @@ class IndexRun:
             self.report.added += 1
         if sum(len(p.chunks) for p in self.pending) >= self.store.settings.index_batch_chunks:
             self.flush()
+
+    def _copy_of(self, doc: Document, source: str, previous: set[str]) -> str | None:
+        """The indexed (or queued) article ``doc`` is a near-copy of, if any; ``doc`` is
+        remembered as a candidate for later copies otherwise. An article held by this
+        source alone is its own older version (an edit), never a copy to merge into."""
+        if self.copies is None:
+            self.copies = CopyFinder(self.store.settings.duplicate_threshold)
+            self.copies.sync(self.store, Path(self.store.settings.index_dir))
+        minhash = signature(body_of(doc))
+        own = {d for d in previous if self.sources.get(d) == [source]}
+        found = self.copies.find(minhash, exclude=own)
+        if found is None:
+            self.copies.add(doc.doc_id, minhash)
+        return found
 
     def flush(self) -> None:
         """Embed all pending chunks in one batch, then write them in one store call."""
@@ -158,6 +180,10 @@ class IndexRun:
                 orphaned.append(doc_id)
                 self.report.removed += doc_id in self.dropped
         self.store.remove_documents(orphaned)
+        if self.copies is not None:  # signed new articles: keep them for the next run
+            for doc_id in orphaned:
+                self.copies.drop(doc_id)
+            self.copies.save(Path(self.store.settings.index_dir))
         return self.report
 
     def _stale_sources(self, sync_folders: list[str], read: set[str]) -> list[str]:

@@ -280,13 +280,30 @@ class Assistant:
         return self.store.list_sources()
 
     def remove(self, source_or_id: str) -> list[str]:
-        """Remove articles by doc id, path or URL; returns the removed ids."""
+        """Remove articles by doc id, path or URL; returns the ids of articles deleted
+        (an article with other sources loses only the named one, see ``remove_matching``)."""
+        return self.remove_matching(source_or_id)[0]
+
+    def remove_matching(self, source_or_id: str) -> tuple[list[str], list[str]]:
+        """Remove an article by id, or a path or URL from the articles recorded under it:
+        an article found under other sources too (a syndicated copy) keeps those and
+        stays. Returns (deleted ids, ids that only lost the source)."""
         with self._write_lock, writer_lock(self.settings.index_dir):
             self.store.refresh_if_stale()
-            ids = self.match_sources(source_or_id)
-            self.store.remove_documents(ids)
+            records = self.store.doc_records()
+            deleted, kept = [], []
+            wanted = {source_or_id, os.path.abspath(source_or_id)}
+            for doc_id in self.match_sources(source_or_id):
+                sources = json.loads(records[doc_id].get("sources", "[]"))
+                rest = [s for s in sources if s not in wanted and file_of(s) not in wanted]
+                if doc_id == source_or_id or not rest:
+                    deleted.append(doc_id)
+                else:
+                    self.store.set_sources(doc_id, rest)
+                    kept.append(doc_id)
+            self.store.remove_documents(deleted)
             rebuild_lexical_if_changed(self.store)
-        return ids
+        return deleted, kept
 
     def match_sources(self, source_or_id: str) -> list[str]:
         """Doc ids matching an id, a recorded path (relative paths too) or a URL."""
