@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--train", type=Path, default=Path("../shared/train/realtimeqa-train"))
     parser.add_argument("--sample", action="store_true", help="print pairs of every band")
     parser.add_argument("--n", type=int, default=12)
+    parser.add_argument("--within", type=float, nargs=2, help="sample only this Jaccard range")
     args = parser.parse_args()
     arts = articles(args.train)
     lsh = MinHashLSH(threshold=0.3, num_perm=128)
@@ -62,8 +63,9 @@ def main() -> None:
     print(f"{len(arts)} distinct articles, {len(sigs)} long enough to sign")
     for band in BANDS[:-1]:
         print(f"Jaccard >= {band:.1f}: {bands[band]} pairs ({same_url[band]} with the same URL)")
-    for band in BANDS[:-1] if args.sample else []:
-        chosen = [f for f in sorted(found) if band <= f[0] < band + 0.1]
+    ranges = [(b, b + 0.1) for b in BANDS[:-1]] if args.sample else []
+    for low, high in [tuple(args.within)] if args.within else ranges:
+        chosen = [f for f in sorted(found) if low <= f[0] < high]
         for jac, i, j in random.Random(0).sample(chosen, min(args.n, len(chosen))):
             print(f"\n--- {jac:.3f}")
             for k in (i, j):
