@@ -1,5 +1,5 @@
 """Command line: ``assistant index|reindex|ask|sources|remove|eval|serve`` (thin over
-``Assistant``)."""
+``Assistant``); ``feeds`` and ``watch`` live in ``cli_feeds``."""
 
 from __future__ import annotations
 
@@ -276,8 +276,9 @@ def remove(
     chroma_url: ChromaUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """Remove an article by its id, path or URL (an article also found under another
-    source keeps that one and stays)."""
+    """Remove an article by its id, path or URL.
+
+    An article also found under another source (a syndicated copy) keeps that one."""
     assistant = _assistant(index_dir=index_dir, chroma_url=chroma_url)
     removed, kept = assistant.remove_matching(source_or_id)
     if as_json:
@@ -354,6 +355,11 @@ def serve(
     except SettingsError as exc:
         raise _fail(str(exc)) from exc
     launch(settings)
+
+
+from .cli_feeds import register  # noqa: E402  (it builds on the options above)
+
+register(app)
 
 
 def main() -> None:

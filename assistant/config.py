@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     fetch_timeout_s: float = Field(20.0, gt=0, le=600, description="per URL download")
     max_question_chars: int = Field(2000, ge=10)
 
+    # Feeds (assistant/feeds.py) and scheduled refresh (assistant/watch.py)
+    feed_max_bytes: int = Field(5 * 1024 * 1024, ge=1, description="cap per feed document")
+    feeds_refresh_minutes: float | None = Field(
+        None, gt=0, description="serve: refresh feeds and re-read sources this often"
+    )
+    allow_private_urls: bool = Field(
+        False, description="web app beyond loopback: may fetch loopback and private addresses"
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=0, le=65535)
 
@@ -104,7 +113,9 @@ class Settings(BaseSettings):
         """The folder articles added through the web UI are written to."""
         return Path(self.uploads_dir or Path(self.index_dir) / "uploads")
 
-    @field_validator("chroma_url", "uploads_dir", "auth", "prompts_dir", mode="before")
+    @field_validator(
+        "chroma_url", "uploads_dir", "auth", "prompts_dir", "feeds_refresh_minutes", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return value or None

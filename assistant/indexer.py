@@ -28,7 +28,13 @@ from .locks import IndexBusyError, writer_lock
 from .schema import Chunk, Document, FileError, IndexReport
 from .store import ArticleStore, NewDocument
 
-__all__ = ["IndexBusyError", "IndexRun", "index_paths", "rebuild_lexical_if_changed"]
+__all__ = [
+    "IndexBusyError",
+    "IndexRun",
+    "index_loaded",
+    "index_paths",
+    "rebuild_lexical_if_changed",
+]
 
 Progress = Callable[[int, int, str], None]
 _LINE = re.compile(r"#L\d+$")
@@ -221,17 +227,35 @@ def index_paths(
 ) -> IndexReport:
     """Index files, folders and URLs; with ``sync``, forget files gone from the folders."""
     settings = store.settings
-    with writer_lock(Path(settings.index_dir)):
+
+    def load():
+        plan = plan_inputs(paths)
+        results = load_inputs(plan, settings.max_file_bytes, settings.fetch_timeout_s)
+        return results, len(plan.items), plan.folders if sync else [], plan.sources()
+
+    return _locked_run(store, progress, load)
+
+
+def index_loaded(
+    store: ArticleStore, results: list[LoadResult], progress: Progress | None = None
+) -> IndexReport:
+    """Index documents loaded elsewhere (feed entries), each under its ``path`` as source,
+    through the same run as files: one writer, crash-safe, unchanged articles skipped."""
+    return _locked_run(store, progress, lambda: (iter(results), len(results), [], set()))
+
+
+def _locked_run(store: ArticleStore, progress: Progress | None, load) -> IndexReport:
+    """Hold the writer lock, load (``load()`` gives results, their count, folders to sync
+    and every source read) and run the indexer over what was loaded."""
+    with writer_lock(Path(store.settings.index_dir)):
         store.refresh_if_stale()  # write on top of what other processes wrote
         store.remove_orphan_chunks()
         backfill_date_numbers(store)  # an index from before dates were numbers
-        before = store.revision()
-        plan = plan_inputs(paths)
+        results, total, folders, read = load()
         run = IndexRun(store, progress)
-        results = load_inputs(plan, settings.max_file_bytes, settings.fetch_timeout_s)
-        run.run(results, len(plan.items))
-        report = run.finish(plan.folders if sync else [], plan.sources())
-        rebuild_lexical_if_changed(store, before)
+        run.run(results, total)
+        report = run.finish(folders, read)
+        rebuild_lexical_if_changed(store)
     return report
 
 

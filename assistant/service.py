@@ -21,7 +21,7 @@ from .config import Settings
 from .conversation import condense_question, is_follow_up, suggest_questions
 from .dates import parse_user_date, range_filter
 from .embeddings import get_embedder
-from .indexer import Progress, file_of, index_paths, rebuild_lexical_if_changed
+from .indexer import Progress, file_of, index_loaded, index_paths, rebuild_lexical_if_changed
 from .locks import writer_lock
 from .retrieval import HybridRetriever
 from .schema import Answer, FileError, IndexReport, SourceInfo
@@ -216,10 +216,18 @@ class Assistant:
         with self._write_lock:
             return index_paths(self.store, paths, progress, sync)
 
-    def reindex(self, progress: Progress | None = None) -> IndexReport:
-        """Read every recorded file and URL again and pick up changes."""
+    def reindex(
+        self, progress: Progress | None = None, skip: frozenset[str] = frozenset()
+    ) -> IndexReport:
+        """Read every recorded file and URL again (but those in ``skip``) and pick up
+        changes."""
         sources = {file_of(s) for info in self.sources() for s in info.sources or [info.source]}
-        return self.index(sorted(sources), progress)
+        return self.index(sorted(sources - skip), progress)
+
+    def index_loaded(self, results: list, progress: Progress | None = None) -> IndexReport:
+        """Index documents loaded elsewhere (feed entries) like files."""
+        with self._write_lock:
+            return index_loaded(self.store, results, progress)
 
     @property
     def upload_folder(self) -> Path:
