@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
 import numpy as np
 from langchain_core.documents import Document as LCDocument
@@ -80,6 +80,14 @@ def key_names(question: str) -> list[str]:
     return list(dict.fromkeys(w.strip("'’-") for w in keys))
 
 
+class Library(Protocol):
+    """What the answerer reads besides the passages (``ArticleStore`` is one)."""
+
+    def get_document(self, doc_id: str) -> Document | None: ...
+
+    def passage_sentence_vectors(self, passages: list[LCDocument]) -> dict[str, np.ndarray]: ...
+
+
 @dataclass
 class Candidate:
     """One sentence of one retrieved passage, with its score against the question."""
@@ -90,6 +98,7 @@ class Candidate:
     paragraph: int
     passage: LCDocument
     rank: int
+    index: int = 0  # its place among the passage's sentences (and their vectors)
     support: float = 0.0  # how well it answers the question; abstention looks at this
     score: float = 0.0  # support plus ranking priors; the answer takes the best
 
@@ -99,9 +108,9 @@ def passage_sentences(passage: LCDocument, rank: int) -> list[Candidate]:
     meta = passage.metadata
     base = int(meta["start"])
     out = []
-    for start, end, paragraph in json.loads(meta["sentences"]):
+    for index, (start, end, paragraph) in enumerate(json.loads(meta["sentences"])):
         text = passage.page_content[start - base : end - base]
-        out.append(Candidate(text, start, end, paragraph, passage, rank))
+        out.append(Candidate(text, start, end, paragraph, passage, rank, index))
     return out
 
 
@@ -136,6 +145,12 @@ def _ranking_prior(cand: Candidate, typed: bool) -> float:
         + _LENGTH_PRIOR * words / _FULL_LENGTH_WORDS
         - _DANGLING_PENALTY * leans_on_context(cand.text)
     )
+
+
+def _no_stored_vector(rows: np.ndarray, cand: Candidate) -> bool:
+    """Whether a candidate's sentence has no stored vector (out of range, or a zero row
+    for a sentence the model's length limit cut off)."""
+    return cand.index >= len(rows) or not rows[cand.index].any()
 
 
 def leans_on_context(sentence: str) -> bool:
@@ -197,31 +212,43 @@ class ExtractiveAnswerer:
         max_sentences: int = 3,
         min_support: float = 0.35,
         related: int = 3,
-        get_article: Callable[[str], Document | None] | None = None,
+        library: Library | None = None,
     ):
-        """``get_article(doc_id)`` (``ArticleStore.get_document``), when given, is where
-        names the passages lack are looked up before abstaining for want of them."""
+        """``library`` (the ``ArticleStore``), when given, is where names the passages
+        lack are looked up before abstaining for want of them, and where the sentences'
+        vectors stored at index time come from (without it, sentences are encoded)."""
         self.embedder = embedder
         self.max_sentences = max_sentences
         self.min_support = min_support
         self.related = related
-        self.get_article = get_article
+        self.library = library
+        self.get_article = library.get_document if library is not None else None
 
     @classmethod
     def from_settings(
-        cls,
-        settings: Settings,
-        embedder,
-        get_article: Callable[[str], Document | None] | None = None,
+        cls, settings: Settings, embedder, library: Library | None = None
     ) -> ExtractiveAnswerer:
         """The extractive answerer as the settings configure it (also the LLM answerers'
         fallback)."""
-        return cls(
-            embedder,
-            settings.max_answer_sentences,
-            settings.min_support,
-            get_article=get_article,
-        )
+        return cls(embedder, settings.max_answer_sentences, settings.min_support, library=library)
+
+    def sentence_vectors(self, candidates: list[Candidate]) -> np.ndarray:
+        """One vector per candidate: in-context vectors from the library (stored at index
+        time), else each sentence encoded on its own."""
+        passages = list({c.passage.metadata["chunk_id"]: c.passage for c in candidates}.values())
+        lookup = getattr(self.library, "passage_sentence_vectors", None)
+        by_chunk = lookup(passages) if lookup else {}
+        out = np.zeros((len(candidates), self.embedder.dimension), np.float32)
+        missing = []
+        for i, cand in enumerate(candidates):
+            rows = by_chunk.get(cand.passage.metadata["chunk_id"])
+            if rows is None or _no_stored_vector(rows, cand):
+                missing.append(i)
+            else:
+                out[i] = rows[cand.index]
+        if missing:
+            out[missing] = self.embedder.embed_documents([candidates[i].text for i in missing])
+        return out
 
     def score(self, question: str, candidates: list[Candidate]) -> None:
         """Set each candidate's support (0.6 cosine + 0.4 question-term coverage, plus a
@@ -229,10 +256,8 @@ class ExtractiveAnswerer:
         its ranking score (support plus the priors)."""
         if not candidates:
             return
-        vectors = np.asarray(
-            self.embedder.embed_documents([question] + [c.text for c in candidates])
-        )
-        cosines = vectors[1:] @ vectors[0]
+        question_vector = np.asarray(self.embedder.embed_query(question))
+        cosines = self.sentence_vectors(candidates) @ question_vector
         q_terms = content_terms(question)
         kind = analyse(question).answer_type
         for cand, cos in zip(candidates, cosines, strict=True):

@@ -250,3 +250,12 @@ def _make_chunk(doc: Document, index: int, sentences: list[tuple[int, int, int]]
 def embedding_text(title: str, chunk_text: str) -> str:
     """What the embedder sees for a chunk: the title as context, then the passage."""
     return f"{title}\n{chunk_text}" if title else chunk_text
+
+
+def embedding_spans(
+    title: str, chunk_start: int, sentences: Sequence[Sequence[int]]
+) -> list[tuple[int, int]]:
+    """The chunk's quotable sentences (absolute ``(start, end, paragraph)``) as character
+    ranges into its ``embedding_text``."""
+    shift = (len(title) + 1 if title else 0) - chunk_start
+    return [(int(s[0]) + shift, int(s[1]) + shift) for s in sentences]

@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .chunking import chunk_document, embedding_text
+import numpy as np
+
+from .chunking import chunk_document, embedding_spans, embedding_text
 from .dates import backfill_date_numbers
 from .duplicates import CopyFinder, body_of, signature
 from .ingest import LoadResult
@@ -48,14 +50,36 @@ class Pending:
     chunks: list[Chunk]
 
 
-def embed_pending(embedder, pending: list[Pending]) -> list[list[list[float]]]:
+@dataclass
+class Embedded:
+    """The vectors of some chunks and, when the embedder gives them, of their sentences."""
+
+    vectors: list[list[float]]
+    sentences: list[np.ndarray] | None = None
+
+
+def embed_chunks(embedder, pairs: list[tuple[Document, Chunk]]) -> Embedded:
+    """Chunk vectors and in-context sentence vectors from one pass per chunk; an embedder
+    without ``encode_passages`` (any LangChain ``Embeddings``) gives chunk vectors only."""
+    texts = [embedding_text(d.title, c.text) for d, c in pairs]
+    if not texts:
+        return Embedded([], [])
+    if not hasattr(embedder, "encode_passages"):
+        return Embedded(embedder.embed_documents(texts))
+    spans = [embedding_spans(d.title, c.start, c.sentences) for d, c in pairs]
+    encoded = embedder.encode_passages(texts, spans)
+    return Embedded(encoded.passages.tolist(), encoded.sentences)
+
+
+def embed_pending(embedder, pending: list[Pending]) -> list[Embedded]:
     """Embed the chunks of several articles in one batch; vectors grouped per article."""
-    texts = [embedding_text(p.doc.title, c.text) for p in pending for c in p.chunks]
-    vectors = embedder.embed_documents(texts) if texts else []
+    embedded = embed_chunks(embedder, [(p.doc, c) for p in pending for c in p.chunks])
     grouped, offset = [], 0
     for item in pending:
-        grouped.append(vectors[offset : offset + len(item.chunks)])
-        offset += len(item.chunks)
+        end = offset + len(item.chunks)
+        sentences = embedded.sentences[offset:end] if embedded.sentences is not None else None
+        grouped.append(Embedded(embedded.vectors[offset:end], sentences))
+        offset = end
     return grouped
 
 
@@ -158,8 +182,14 @@ class IndexRun:
         vectors = embed_pending(self.store.embedder, self.pending)
         self.store.add_documents(
             [
-                NewDocument(item.doc, item.chunks, item_vectors, self.sources[item.doc.doc_id])
-                for item, item_vectors in zip(self.pending, vectors, strict=True)
+                NewDocument(
+                    item.doc,
+                    item.chunks,
+                    embedded.vectors,
+                    self.sources[item.doc.doc_id],
+                    embedded.sentences,
+                )
+                for item, embedded in zip(self.pending, vectors, strict=True)
             ]
         )
         for item in self.pending:

@@ -29,21 +29,24 @@ from scipy import sparse
 
 from .config import Settings
 from .locks import lexical_save_lock
+from .terms import fold
 
 K1, B = 1.5, 0.75
 INDEX_FILE = "bm25.npz"
 FETCH_DOCS = 200  # articles per store read when catching up
 SNAPSHOT_TRIES = 3
 WRITER_SAVE_WAIT_S = 60.0
+# how texts become terms; a saved index made another way is read afresh
+TOKENIZER = "bm25s-en-stem-folded-1"
 
 
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
-    """Lower-cased, stemmed words without English stop words (stateless)."""
+    """Case- and accent-folded, stemmed words without English stop words (stateless)."""
     import bm25s
     import Stemmer
 
     return bm25s.tokenize(
-        texts,
+        [fold(t) for t in texts],
         stopwords="en",
         stemmer=Stemmer.Stemmer("english"),
         return_ids=False,
@@ -164,6 +167,7 @@ class LexicalIndex:
             buffer,
             revision=np.array([self.revision], dtype=np.int64),
             generation=_pack([self.generation]),
+            tokenizer=_pack([TOKENIZER]),
             terms=_pack(self.terms),
             chunk_ids=_pack(self.chunk_ids),
             doc_ids=_pack(self.doc_ids),
@@ -186,6 +190,8 @@ class LexicalIndex:
                 saved_rev = int(saved["revision"][0])
                 if revision is not None and saved_rev != revision:
                     return None
+                if _unpack(saved["tokenizer"]) != [TOKENIZER]:
+                    return None
                 shape = tuple(int(x) for x in saved["shape"])
                 matrix = sparse.csc_array(
                     (saved["data"], saved["indices"], saved["indptr"]), shape=shape
@@ -203,9 +209,12 @@ class LexicalIndex:
 
 
 def saved_revision(folder: Path) -> int | None:
-    """The store revision the index saved in ``folder`` reflects, if there is one."""
+    """The store revision the index saved in ``folder`` reflects, if there is one (made
+    with this ``TOKENIZER``: one made otherwise counts as none)."""
     try:
         with np.load(folder / INDEX_FILE) as saved:
+            if _unpack(saved["tokenizer"]) != [TOKENIZER]:
+                return None
             return int(saved["revision"][0])
     except (OSError, ValueError, KeyError):
         return None

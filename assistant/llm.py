@@ -175,9 +175,9 @@ def make_backend(settings: Settings) -> Backend:
     return constructor(settings)
 
 
-def make_llm_answerer(settings: Settings, embedder, get_article=None):
-    """The verified LLM answerer named by ``settings.answerer`` (``get_article`` is for
+def make_llm_answerer(settings: Settings, embedder, library=None):
+    """The verified LLM answerer named by ``settings.answerer`` (``library`` is for
     its extractive fallback; see ``service.make_answerer``)."""
     from .llm_answer import LLMAnswerer
 
-    return LLMAnswerer(make_backend(settings), embedder, settings, get_article)
+    return LLMAnswerer(make_backend(settings), embedder, settings, library)

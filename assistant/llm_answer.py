@@ -41,13 +41,13 @@ class ModelTimeout(TimeoutError):
 class LLMAnswerer:
     """Answers with a chat model and shows only what the verifier could check."""
 
-    def __init__(self, backend: Backend, embedder, settings: Settings, get_article=None):
+    def __init__(self, backend: Backend, embedder, settings: Settings, library=None):
         self.backend = backend
         self.name = backend.name
         self.timeout_s = settings.llm_timeout_s
         self.budget_tokens = settings.llm_context_tokens - settings.llm_max_tokens
         self.max_question_chars = settings.max_question_chars
-        self.fallback = ExtractiveAnswerer.from_settings(settings, embedder, get_article)
+        self.fallback = ExtractiveAnswerer.from_settings(settings, embedder, library)
         self.verifier = CitationVerifier(
             embedder,
             settings.llm_min_support,

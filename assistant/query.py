@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from .chunking import split_sentences
+from .terms import fold
 
 _WORD = re.compile(r"[\w'’.%$-]+")
 _NAME_TOKEN = re.compile(r"[\w'’.-]+")
@@ -120,7 +121,7 @@ def analyse(question: str) -> QueryInfo:
 
 
 def _norm(word: str) -> str:
-    word = word.strip("“”\"'‘’,.:;!?()[]").lower()
+    word = fold(word.strip("“”\"'‘’,.:;!?()[]"))
     return re.sub(r"['’]s$", "", word)
 
 
@@ -212,6 +213,7 @@ def names_found(names: list[str], text: str) -> int:
 
 
 def _name_word(word: str) -> str:
-    """A word as names are compared: lower case, no dots ("U.S." is "us"), no possessive."""
-    word = word.lower().replace(".", "").strip("'’-")
+    """A word as names are compared: case- and accent-folded, no dots ("U.S." is "us"), no
+    possessive."""
+    word = fold(word).replace(".", "").strip("'’-")
     return re.sub(r"['’]s$", "", word)

@@ -57,8 +57,10 @@ def rebuild_index(
 def _write(store: ArticleStore, target, pending: list[Pending]) -> int:
     """Embed and write the pending articles' chunks into ``target``; returns their number."""
     vectors = embed_pending(store.embedder, pending)
-    for item, item_vectors in zip(pending, vectors, strict=True):
-        store.write_chunks(item.doc, item.chunks, item_vectors, collection=target)
+    for item, embedded in zip(pending, vectors, strict=True):
+        store.write_chunks(
+            item.doc, item.chunks, embedded.vectors, collection=target, sentences=embedded.sentences
+        )
     written = sum(len(p.chunks) for p in pending)
     pending.clear()
     return written

@@ -33,6 +33,7 @@ from .lexical import (  # noqa: F401  (re-exported: the lexical side's public na
     update_lexical,
 )
 from .store import ArticleStore, StoredChunk
+from .terms import fold
 
 _WORD = re.compile(r"\w+")
 
@@ -79,7 +80,7 @@ def rrf_fuse(rankings: list[tuple[list[str], float]], rrf_k: int) -> dict[str, f
 
 def near_duplicate(a: str, b: str, threshold: float = 0.85) -> bool:
     """Word-set Jaccard similarity at or above ``threshold``."""
-    wa, wb = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
+    wa, wb = set(_WORD.findall(fold(a))), set(_WORD.findall(fold(b)))
     if not wa or not wb:
         return a.strip() == b.strip()
     return len(wa & wb) / len(wa | wb) >= threshold

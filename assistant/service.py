@@ -40,15 +40,16 @@ def date_range(since: str = "", until: str = "") -> tuple[int | None, int | None
     return low, high
 
 
-def make_answerer(settings: Settings, embedder, get_article=None) -> Any:
+def make_answerer(settings: Settings, embedder, library=None) -> Any:
     """The answerer named by ``settings.answerer``; unknown names are an error.
-    ``get_article(doc_id)`` lets the extractive answerer look a name up in a passage's
-    whole article (small passages often say "the Russian president", not "Putin")."""
+    ``library`` (the ``ArticleStore``) lets the extractive answerer read the sentence
+    vectors stored at index time and look a name up in a passage's whole article (small
+    passages often say "the Russian president", not "Putin")."""
     if settings.answerer == "extractive":
-        return ExtractiveAnswerer.from_settings(settings, embedder, get_article)
+        return ExtractiveAnswerer.from_settings(settings, embedder, library)
     from .llm import make_llm_answerer
 
-    return make_llm_answerer(settings, embedder, get_article)
+    return make_llm_answerer(settings, embedder, library)
 
 
 # no "add some" here: a read-only library's visitors cannot, and the UI and CLI say how
@@ -112,7 +113,7 @@ class Assistant:
         self.embedder = embedder or get_embedder(settings)
         self.store = ArticleStore(settings, self.embedder, client)
         self.retriever = HybridRetriever(store=self.store, settings=settings, k=settings.k)
-        self.answerer = answerer or make_answerer(settings, self.embedder, self.store.get_document)
+        self.answerer = answerer or make_answerer(settings, self.embedder, self.store)
         self.chain = build_chain(self.retriever, self.answerer)
         self._answerers: dict[str, Any] = {settings.answerer: self.answerer}
         self._answerers_lock = threading.Lock()
@@ -131,9 +132,7 @@ class Assistant:
         with self._answerers_lock:
             if name not in self._answerers:
                 settings = self.settings.model_copy(update={"answerer": name})
-                self._answerers[name] = make_answerer(
-                    settings, self.embedder, self.store.get_document
-                )
+                self._answerers[name] = make_answerer(settings, self.embedder, self.store)
             return self._answerers[name]
 
     def condense(self, question: str, history: Sequence[str], answerer: str | None = None) -> str:

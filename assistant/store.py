@@ -21,13 +21,17 @@ from typing import Any
 from urllib.parse import urlparse
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
+from .chunking import embedding_spans, embedding_text
 from .config import Settings
 from .dates import date_number
 from .locks import IndexBusyError, writer_lock
 from .schema import Chunk, Document, SourceInfo, Span
+from .sentence_vectors import FOLDER as SENTENCE_FOLDER
+from .sentence_vectors import SentenceVectorStore, vectors_folder
 
 STATE_ID = "__state__"
 _SYSTEM_CACHE_LOCK = threading.Lock()
@@ -55,6 +59,7 @@ class NewDocument:
     chunks: list[Chunk]
     vectors: list[list[float]]
     sources: list[str]
+    sentence_vectors: list[np.ndarray] | None = None  # per chunk, one row per sentence
 
 
 @dataclass
@@ -115,11 +120,16 @@ class ArticleStore:
             collection_configuration=self._hnsw_configuration(),
         )
         self.chunks = self.vectors._collection
+        self.sentences = SentenceVectorStore(self._sentences_folder(self.chunks))
+        self.sentences.refresh()
         self._ensure_search_effort()
         self.docs = self.client.get_or_create_collection(
             f"{self.settings.collection}-docs", embedding_function=None
         )
         self.fresh_at = self.revision()
+
+    def _sentences_folder(self, collection) -> Path:
+        return vectors_folder(self.settings.index_dir, str(collection.id))
 
     def _hnsw_configuration(self) -> dict[str, Any]:
         # the space goes here, never as "hnsw:space" metadata as well: given both, Chroma
@@ -216,9 +226,19 @@ class ArticleStore:
 
     # --- writing --------------------------------------------------------------------
     def write_chunks(
-        self, doc: Document, chunks: list[Chunk], vectors: list[list[float]], collection=None
+        self,
+        doc: Document,
+        chunks: list[Chunk],
+        vectors: list[list[float]],
+        collection=None,
+        sentences: list[np.ndarray] | None = None,
     ) -> None:
-        """Upsert chunk vectors, into the chunks collection unless another is given."""
+        """Upsert chunk vectors (and their sentence vectors), into the chunks collection
+        unless another is given."""
+        target = self.chunks if collection is None else collection
+        if sentences is not None:
+            store = SentenceVectorStore(self._sentences_folder(target))
+            store.add({c.chunk_id: v for c, v in zip(chunks, sentences, strict=True)})
         self._write_chunk_rows([(doc, c) for c in chunks], vectors, collection)
 
     def _write_chunk_rows(self, rows: list[tuple[Document, Chunk]], vectors, collection=None):
@@ -250,6 +270,14 @@ class ArticleStore:
         A few large writes instead of several per article keep indexing close to the
         encoder's speed: each Chroma write has a fixed cost."""
         rows = [(n.doc, c) for n in new for c in n.chunks]
+        self.sentences.add(
+            {
+                c.chunk_id: v
+                for n in new
+                if n.sentence_vectors is not None
+                for c, v in zip(n.chunks, n.sentence_vectors, strict=True)
+            }
+        )
         self._write_chunk_rows(rows, [v for n in new for v in n.vectors])
         batch = max(1, self.client.get_max_batch_size())
         for i in range(0, len(new), batch):
@@ -353,6 +381,17 @@ class ArticleStore:
         rebuilt.modify(metadata=meta)
         self._bind()
         self._bump_revision()
+        self._drop_other_sentence_folders()
+
+    def _drop_other_sentence_folders(self) -> None:
+        """Sentence vectors of replaced chunk collections (readers that still map them
+        keep their mappings; their next question re-reads the store anyway)."""
+        import shutil
+
+        current = self._sentences_folder(self.chunks)
+        for folder in (Path(self.settings.index_dir) / SENTENCE_FOLDER).glob("*"):
+            if folder != current:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _finish_interrupted_rebuild(self) -> None:
         if self.rebuild_name not in self._collection_names():
@@ -402,6 +441,22 @@ class ArticleStore:
 
     def chunk_count(self) -> int:
         return self.chunks.count()
+
+    def passage_sentence_vectors(self, passages) -> dict[str, np.ndarray]:
+        """In-context vectors of the quotable sentences of retrieved passages (LangChain
+        documents with this store's chunk metadata), by chunk id: from the sidecar, or
+        encoded now for passages it lacks (an index built before sentence vectors were
+        kept, or chunks another machine wrote to a shared server)."""
+        metas = {p.metadata["chunk_id"]: p for p in passages}
+        counts = {cid: len(json.loads(p.metadata["sentences"])) for cid, p in metas.items()}
+        found = self.sentences.get(metas, counts)
+        if len(found) < len(metas):
+            self.sentences.refresh()
+            found.update(self.sentences.get([c for c in metas if c not in found], counts))
+        missing = [p for cid, p in metas.items() if cid not in found]
+        if missing and hasattr(self.embedder, "encode_passages"):
+            found.update(_encode_sentences(self.embedder, missing))
+        return found
 
     def all_chunks(self, doc_ids: set[str] | None = None) -> list[StoredChunk]:
         """Every chunk's text and metadata (for building the lexical index), or only the
@@ -456,6 +511,17 @@ class ArticleStore:
         return [
             StoredChunk(d.id, d.page_content, d.metadata, 1.0 - float(dist)) for d, dist in hits
         ]
+
+
+def _encode_sentences(embedder, passages) -> dict[str, np.ndarray]:
+    titles = [p.metadata.get("title", "") for p in passages]
+    texts = [embedding_text(t, p.page_content) for t, p in zip(titles, passages, strict=True)]
+    spans = [
+        embedding_spans(t, int(p.metadata["start"]), json.loads(p.metadata["sentences"]))
+        for t, p in zip(titles, passages, strict=True)
+    ]
+    encoded = embedder.encode_passages(texts, spans)
+    return {p.metadata["chunk_id"]: v for p, v in zip(passages, encoded.sentences, strict=True)}
 
 
 def natural_key(title: str) -> list[str | int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 TOKEN = re.compile(r"[\w'’-]+")
@@ -17,6 +18,15 @@ STOPWORDS = frozenset(
 )
 
 
+def fold(text: str) -> str:
+    """Text as words are compared: case-folded, accents dropped (Unicode NFKD without its
+    combining marks), so "Montreal", "MONTRÉAL" and "Montréal" read alike."""
+    if text.isascii():
+        return text.casefold()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 @lru_cache(maxsize=1)
 def _stemmer():
     import Stemmer
@@ -25,7 +35,7 @@ def _stemmer():
 
 
 def content_terms(text: str) -> set[str]:
-    """Stemmed, lower-cased words of ``text`` without stop words."""
-    words = [w.strip("'’-").lower() for w in TOKEN.findall(text)]
+    """Stemmed, case- and accent-folded words of ``text`` without stop words."""
+    words = [w.strip("'’-") for w in TOKEN.findall(fold(text))]
     words = [w for w in words if w and w not in STOPWORDS]
     return set(_stemmer().stemWords(words))

@@ -14,6 +14,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from .schema import Answer, Citation, IndexReport, SourceInfo
+from .terms import fold
 
 # Markdown, GFM autolink and LaTeX triggers become character references; newlines become
 # <br> so a blank line can never end the HTML block and start Markdown parsing.
@@ -249,8 +250,8 @@ def format_timestamp(value: str) -> str:
 
 def filter_sources(sources: list[SourceInfo], query: str = "") -> list[SourceInfo]:
     """Articles whose title or source contains every word of ``query`` (case-insensitive)."""
-    words = (query or "").lower().split()
-    return [s for s in sources if all(w in f"{s.title} {s.source}".lower() for w in words)]
+    words = fold(query or "").split()
+    return [s for s in sources if all(w in fold(f"{s.title} {s.source}") for w in words)]
 
 
 def library_table(sources: list[SourceInfo], query: str = "") -> str:

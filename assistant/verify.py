@@ -21,7 +21,7 @@ from langchain_core.documents import Document as LCDocument
 from .answer import Candidate, key_names, make_citation, passage_sentences
 from .chunking import split_sentences
 from .schema import Answer, AnswerSentence, Citation
-from .terms import content_terms
+from .terms import content_terms, fold
 
 # "[1]", "[1, 2]", "[1][2]" and "[Passage 3]" all count as markers.
 _MARKER = re.compile(r"\[\s*(?:passages?\s*)?\d+(?:\s*(?:[,;&]|and)\s*\d+)*\s*\]", re.I)
@@ -126,7 +126,7 @@ def _overlap(terms: set[str], other: set[str]) -> float:
 
 
 def _has_word(haystack: str, word: str) -> bool:
-    word = re.sub(r"['’]s$", "", word.lower())  # "NATO's" is backed by "NATO"
+    word = re.sub(r"['’]s$", "", fold(word))  # "NATO's" is backed by "NATO"
     return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", haystack) is not None
 
 
@@ -192,7 +192,7 @@ class CitationVerifier:
         terms = _terms(check.draft.text)
         coverage = _overlap(terms, content_terms(cited)) if len(terms) >= MIN_CLAIM_TERMS else 0.0
         check.score = round(COSINE_WEIGHT * top.cosine + (1 - COSINE_WEIGHT) * coverage, 4)
-        haystack = cited.lower()
+        haystack = fold(cited)
         names_found = all(_has_word(haystack, n) for n in key_names(check.draft.text))
         check.supported = check.score >= self.min_support and coverage >= MIN_COVERAGE
         check.supported = check.supported and names_found

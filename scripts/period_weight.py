@@ -68,7 +68,8 @@ def top_k(scores, texts, k=10):
 
 
 def replay_week(folder: Path, embedder, dense: bool, tally, counts) -> None:
-    questions = [json.loads(line) for line in open(folder / "questions.jsonl", encoding="utf-8")]
+    lines = (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line) for line in lines if line.strip()]
     chunks, dates = week_chunks(folder, embedder)
     newest = from_number(max(dates.values(), default=0))
     asked = [(q, question_period(q["question"], newest)) for q in questions if q["in_corpus"]]
@@ -100,7 +101,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--train", type=Path, default=Path("../shared/train/realtimeqa-train"))
-    parser.add_argument("--dense-every", type=int, default=16, help="every n-th week dense too (0: none)")
+    parser.add_argument(
+        "--dense-every", type=int, default=16, help="every n-th week dense too (0: none)"
+    )
     parser.add_argument("--bm25", action="store_true", help="also BM25 alone on every week")
     args = parser.parse_args()
     embedder = SentenceEmbedder()

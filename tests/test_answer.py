@@ -1,6 +1,7 @@
 """The extractive answerer's sentence choice on crafted passages, with the real encoder."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from langchain_core.documents import Document as LCDocument
@@ -185,7 +186,8 @@ def test_a_year_only_elsewhere_in_a_long_article_does_not_date_its_passages(embe
         text="A taxi service is expected to launch in 2023. " + passage.page_content,
         source="fixes.txt",
     )
-    answerer = ExtractiveAnswerer(embedder, get_article=lambda doc_id: page)
+    library = SimpleNamespace(get_document=lambda doc_id: page)
+    answerer = ExtractiveAnswerer(embedder, library=library)
     answer = answerer.answer("Who won the 2023 Super Bowl?", [passage])
     assert answer.abstained, answer.answer
 

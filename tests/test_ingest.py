@@ -98,7 +98,10 @@ def test_a_one_paragraph_brief_is_an_article_titled_by_its_first_sentence():
     assert doc.title == "Ferry service resumes after the storm"
     assert doc.text[doc.body_start :].startswith("Ferry service resumes")
     assert [doc.text[p.start : p.end] for p in doc.paragraphs] == [brief.strip()]
-    wrapped = "The harbour board met on Tuesday and agreed to rebuild the north pier\nbefore the winter storms.\n"
+    wrapped = (
+        "The harbour board met on Tuesday and agreed to rebuild the north pier\n"
+        "before the winter storms.\n"
+    )
     assert parse_text(wrapped, "pier.txt").title == (
         "The harbour board met on Tuesday and agreed to rebuild the north pier before the "
         "winter storms"
