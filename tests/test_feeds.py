@@ -284,3 +284,21 @@ def test_parse_feed_reads_rss_atom_and_json_and_refuses_the_rest():
         parse_feed(b"{not json", "application/json")
     with pytest.raises(IngestError, match="no RSS, Atom or JSON Feed found"):
         parse_feed(b"just some text", "text/plain")
+
+
+def test_serve_refreshes_in_the_background(site, index_dir, embedder):
+    import time
+
+    from .app_server import running_app
+
+    site.set("/feed.xml", rss(site, ["a1"]), content_type="application/rss+xml", etag='"v1"')
+    add(index_dir, site.url("/feed.xml"))
+    site.set("/feed.xml", rss(site, ["a1", "a3"]), content_type="application/rss+xml", etag='"v2"')
+    with running_app(index_dir, embedder, feeds_refresh_minutes=0.005) as app:
+        deadline = time.monotonic() + 120  # a bound on waiting, not a speed check
+        while len(site.hits("/feed.xml")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        app.demo.feed_refresh.set()
+        assert len(site.hits("/feed.xml")) >= 3  # add, then two background cycles
+        titles = {s.title for s in app.assistant.sources()}
+    assert titles == {"Tram line opens", "Bakery wins prize"}
