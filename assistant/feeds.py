@@ -292,6 +292,8 @@ def _settle(p: Poll, now: datetime, interval: timedelta) -> FeedState:
     for source in p.settled:
         key, fingerprint = p.keys[source]
         state.entries[key] = [fingerprint, source]
+    if set(p.keys) - p.settled:  # entries to retry: the next request must not get a 304
+        state.etag = state.modified = ""
     state.new_entries = sum(1 for r in p.results if r.document is not None)
     state.error, state.failures, state.next_check = "", 0, ""
     return state

@@ -219,7 +219,8 @@ def test_bad_entries_are_errors_for_that_entry_only(site, index_dir):
         "<item><title>Bad link</title><link>javascript:alert(1)</link><guid>x1</guid></item>"
         f"<item><title>Gone</title><link>{site.url('/nowhere.html')}</link><guid>x2</guid></item>"
     )
-    site.set("/mixed.xml", rss(site, ["a2"], extra_items=items), content_type="application/rss+xml")
+    mixed = rss(site, ["a2"], extra_items=items)
+    site.set("/mixed.xml", mixed, content_type="application/rss+xml", etag='"m1"')
     code, report, _ = add(index_dir, site.url("/mixed.xml"))
     errors = {e["path"]: e["error"] for e in report["errors"]}
     assert code == 1 and report["added"] == 1
@@ -230,9 +231,11 @@ def test_bad_entries_are_errors_for_that_entry_only(site, index_dir):
     assert errors[site.url("/nowhere.html")] == (
         "the server answered HTTP 404 Not Found, and the entry has no text of its own"
     )
-    # the unreachable entry is tried again next time; the bad link is not
+    # the unreachable entry is tried again next time (so the feed is asked without its
+    # ETag); the bad link and the indexed entry are not
     cli("feeds", "refresh", "--index-dir", index_dir)
-    assert len(site.hits("/nowhere.html")) == 2
+    assert site.hits("/mixed.xml")[-1].get("If-None-Match") is None
+    assert (len(site.hits("/nowhere.html")), len(site.hits("/a2.html"))) == (2, 1)
 
 
 def test_the_web_app_refuses_private_addresses(site, make_assistant):
@@ -302,3 +305,24 @@ def test_serve_refreshes_in_the_background(site, index_dir, embedder):
         assert len(site.hits("/feed.xml")) >= 3  # add, then two background cycles
         titles = {s.title for s in app.assistant.sources()}
     assert titles == {"Tram line opens", "Bakery wins prize"}
+
+
+@pytest.mark.parametrize(
+    ("ip", "problem"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("169.254.169.254", "link-local"),
+        ("10.1.2.3", "private"),
+        ("192.168.0.10", "private"),
+        ("fd00::1", "private"),
+        ("0.0.0.0", "private"),
+        ("93.184.216.34", None),
+        ("2606:4700::1111", None),
+    ],
+)
+def test_address_problems(ip, problem):
+    from assistant.netguard import address_problem
+
+    assert address_problem(ip) == problem
