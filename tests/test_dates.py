@@ -191,3 +191,20 @@ def test_a_question_naming_this_week_prefers_this_weeks_article(dated_index):
     passages, _ = dated_index.retriever.search("What happened to the ferry crews this week?", 4)
     assert passages[0].metadata["title"] == "Ferry strike ends with deal"
     assert len(passages) == 4  # the others, undated one included, are still there
+
+
+@pytest.mark.slow
+def test_the_chat_takes_the_settings_tabs_date_range(seed_assistant):
+    from assistant.ui import ChatHandlers
+
+    chat = ChatHandlers(seed_assistant)
+
+    def reply(period):
+        *_, last = chat.respond(
+            "What did Putin say about NATO?", [], None, 3, "extractive", True, period
+        )
+        return last[1][-1]["content"]
+
+    assert 'class="cite-card"' in reply(("", ""))
+    assert "abstained" in reply(("2024-01-01", ""))  # the seed article is undated
+    assert "can&#39;t be asked&#58; --since must be a date like 2024-06-05" in reply(("soon", ""))
