@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 EVAL_DIR ?= ../shared/eval/realtimeqa-dev
 LINTED := assistant tests benchmarks app.py
 
-.PHONY: install dev run test lint format eval bench clean
+.PHONY: install dev browser run test lint format eval eval-train train bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,14 @@ run: install
 	$(VENV)/bin/assistant index seeds/
 	$(PY) app.py
 
-test: dev
+# The browser tests drive Debian's Chromium (never a downloaded one).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: dev browser
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(PY) -m pytest -q -rs

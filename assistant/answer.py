@@ -85,7 +85,9 @@ class Library(Protocol):
 
     def get_document(self, doc_id: str) -> Document | None: ...
 
-    def passage_sentence_vectors(self, passages: list[LCDocument]) -> dict[str, np.ndarray]: ...
+    def sentence_vectors_for(
+        self, chunks: dict[str, tuple[str, dict]]
+    ) -> dict[str, np.ndarray]: ...
 
 
 @dataclass
@@ -235,9 +237,12 @@ class ExtractiveAnswerer:
     def sentence_vectors(self, candidates: list[Candidate]) -> np.ndarray:
         """One vector per candidate: in-context vectors from the library (stored at index
         time), else each sentence encoded on its own."""
-        passages = list({c.passage.metadata["chunk_id"]: c.passage for c in candidates}.values())
-        lookup = getattr(self.library, "passage_sentence_vectors", None)
-        by_chunk = lookup(passages) if lookup else {}
+        chunks = {
+            c.passage.metadata["chunk_id"]: (c.passage.page_content, c.passage.metadata)
+            for c in candidates
+        }
+        lookup = getattr(self.library, "sentence_vectors_for", None)
+        by_chunk = lookup(chunks) if lookup else {}
         out = np.zeros((len(candidates), self.embedder.dimension), np.float32)
         missing = []
         for i, cand in enumerate(candidates):

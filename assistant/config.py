@@ -47,14 +47,12 @@ class Settings(BaseSettings):
     # Chroma's default of 100 missed a question's nearest passage in one of two builds of
     # the 19k-chunk eval index; 400 found the exact top 40 in both for about 1 ms a query
     hnsw_ef_search: int = Field(400, ge=10, le=100_000, description="HNSW search effort")
-    rrf_k: int = Field(60, ge=1)
-    dense_weight: float = Field(1.0, ge=0.0)
-    lexical_weight: float = Field(1.0, ge=0.0)
-    # A question naming a period ("this week") prefers passages dated in it by this much
-    # of fused score (a rank-1 RRF share is 1/61); measured on the training weeks (README)
+    rrf_k: int = Field(60, ge=1, description="reciprocal-rank fusion constant (a feature)")
     # Jaccard of body word 3-shingles at which an article is a copy of an indexed one;
     # measured on the training weeks' articles (README, "Syndicated copies")
     duplicate_threshold: float = Field(0.8, gt=0.0, le=1.0)
+    # A question naming a period ("this week") prefers passages dated in it by this much
+    # of fused score (a rank-1 RRF share is 1/61); measured on the training weeks (README)
     period_weight: float = Field(0.005, ge=0.0, le=1.0)
 
     answerer: str = "extractive"

@@ -208,7 +208,16 @@ def years_named(text: str) -> list[str]:
 
 def names_found(names: list[str], text: str) -> int:
     """How many of ``names`` occur in ``text``: every word of a name, anywhere in it."""
-    words = {_name_word(w) for w in _NAME_TOKEN.findall(text)}
+    return names_in(names, name_words(text))
+
+
+def name_words(text: str) -> set[str]:
+    """The words of ``text`` as names are compared (see ``names_in``)."""
+    return {_name_word(w) for w in _NAME_TOKEN.findall(text)}
+
+
+def names_in(names: list[str], words: set[str]) -> int:
+    """How many of ``names`` have every word among ``words`` (from ``name_words``)."""
     return sum(all(_name_word(w) in words for w in name.split()) for name in names)
 
 

@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense (Chroma) + BM25 (``lexical``), fused with reciprocal rank fusion.
+"""Hybrid retrieval: dense (Chroma) + BM25 (``lexical``) candidates, ranked by the learned
+passage model (``learn``), near duplicates removed.
 
 The BM25 index is kept up to date by the indexer and saved beside the vectors, tagged
 with the store's revision. A retriever checks the revision on every query and, when
@@ -13,15 +14,20 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from .config import Settings
-from .dates import DocDates, Period, prefer_period, question_period, range_filter
+from .dates import DocDates, period_bonus, prefer_period, question_period, range_filter
+from .learn.features import PassageHit, QuestionContext, merge_hits, parse_day
+from .learn.ranking import load_models
 from .lexical import (  # noqa: F401  (re-exported: the lexical side's public names)
     LexicalIndex,
     bm25_tokens,
@@ -32,7 +38,7 @@ from .lexical import (  # noqa: F401  (re-exported: the lexical side's public na
     saved_revision,
     update_lexical,
 )
-from .store import ArticleStore, StoredChunk
+from .store import ArticleStore
 from .terms import fold
 
 _WORD = re.compile(r"\w+")
@@ -67,15 +73,18 @@ class _View:
     revision: int = -1
     lexical: LexicalIndex | None = None
     committed: frozenset[str] = field(default_factory=frozenset)
+    newest: date | None = None  # the newest article's date: "now" for recency
 
 
-def rrf_fuse(rankings: list[tuple[list[str], float]], rrf_k: int) -> dict[str, float]:
-    """Reciprocal rank fusion of several ranked id lists, each with a weight."""
-    fused: dict[str, float] = {}
-    for ids, weight in rankings:
-        for rank, chunk_id in enumerate(ids, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (rrf_k + rank)
-    return fused
+class Retrieved(list):
+    """Retrieved passages as LangChain documents, best first, with what the answerer's
+    models read: the question's ``context`` and each passage's ``hits`` entry (scores,
+    sentence vectors, features), in the same order."""
+
+    def __init__(self, docs=(), context: QuestionContext | None = None, hits=None):
+        super().__init__(docs)
+        self.context = context
+        self.hits: list[PassageHit] = list(hits or [])
 
 
 def near_duplicate(a: str, b: str, threshold: float = 0.85) -> bool:
@@ -86,8 +95,31 @@ def near_duplicate(a: str, b: str, threshold: float = 0.85) -> bool:
     return len(wa & wb) / len(wa | wb) >= threshold
 
 
+def pick_passages(ranked: list[PassageHit], k: int) -> list[PassageHit]:
+    """The best ``k`` hits, skipping any that nearly repeats one already picked."""
+    picked: list[PassageHit] = []
+    for hit in ranked:
+        if not any(near_duplicate(hit.text, p.text) for p in picked):
+            picked.append(hit)
+        if len(picked) >= k:
+            break
+    return picked
+
+
+def hit_document(hit: PassageHit) -> LCDocument:
+    """A hit as the LangChain document callers receive."""
+    meta = {
+        **hit.metadata,
+        "chunk_id": hit.chunk_id,
+        "score": round(float(hit.score), 6),
+        "dense_score": round(hit.cosine, 6),
+        "lexical_score": round(hit.lexical_score, 6) if hit.lexical_rank else None,
+    }
+    return LCDocument(page_content=hit.text, metadata=meta, id=hit.chunk_id)
+
+
 class HybridRetriever(BaseRetriever):
-    """Dense + BM25 retrieval fused with RRF; near-duplicate passages removed."""
+    """Dense + BM25 candidates ranked by the learned passage model; ``k`` per call."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -97,6 +129,22 @@ class HybridRetriever(BaseRetriever):
     _view: _View = PrivateAttr(default_factory=_View)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
     _dates: tuple[int, DocDates] = PrivateAttr(default=(-2, DocDates({}, None)))
+
+    @classmethod
+    def from_index(
+        cls, index_dir: str | Path, k: int = 5, embedder=None, **settings: Any
+    ) -> HybridRetriever:
+        """A ready retriever over the index in ``index_dir`` (or, with ``chroma_url``, on a
+        Chroma server); other keyword arguments are settings (see ``config.Settings``)."""
+        from .config import load_settings
+        from .embeddings import get_embedder
+        from .store import StoreError
+
+        config = load_settings(index_dir=Path(index_dir), **settings)
+        if not config.chroma_url and not Path(index_dir).is_dir():
+            raise StoreError(f"no index in {index_dir}; build one with `assistant index`")
+        store = ArticleStore(config, embedder or get_embedder(config))
+        return cls(store=store, settings=config, k=k)
 
     def _current_view(self) -> _View:
         """What the store holds now; re-read when the revision moves (a write, perhaps by
@@ -108,87 +156,72 @@ class HybridRetriever(BaseRetriever):
                 rev, committed, lexical = consistent_view(
                     self.store, self.settings, current=self._view.lexical
                 )
-                self._view = _View(rev, lexical, committed)
+                self._view = _View(rev, lexical, committed, self._newest_date())
             return self._view
+
+    def _newest_date(self) -> date | None:
+        days = (parse_day(m.get("date", "")) for m in self.store.doc_records().values())
+        return max((d for d in days if d), default=None)
 
     def search(
         self,
         query: str,
         k: int | None = None,
+        as_of: date | None = None,
         since: int | None = None,
         until: int | None = None,
-    ) -> tuple[list[LCDocument], dict[str, float]]:
-        """Top ``k`` passages as LangChain documents, with per-stage timings in ms.
-        ``since``/``until`` (``YYYYMMDD`` numbers, see ``dates``) keep only articles dated
-        in that range, on the dense and the BM25 side alike."""
+    ) -> tuple[Retrieved, dict[str, float]]:
+        """Top ``k`` passages with per-stage timings in ms. ``as_of`` is the day the
+        question is asked (default: the newest article's date), which recency counts
+        from. ``since``/``until`` (``YYYYMMDD`` numbers, see ``dates``) keep only articles
+        published in that range, on the dense and the BM25 side alike."""
         k = k or self.k
         t0 = time.perf_counter()
         view = self._current_view()
-        doc_dates = self._doc_dates(view)
-        vector = self.store.embedder.embed_query(query)
+        vector = np.asarray(self.store.embedder.embed_query(query), dtype=np.float32)
         t1 = time.perf_counter()
+        hits = self.hits(query, vector, view, since, until)
+        self._prefer_period(query, hits, view, as_of)
+        t2 = time.perf_counter()
+        context = QuestionContext(query, vector, as_of or view.newest)
+        picked = pick_passages(load_models().rank_passages(context, hits), k)
+        t3 = time.perf_counter()
+        docs = Retrieved([hit_document(h) for h in picked], context, picked)
+        timings = {
+            "embed_query": (t1 - t0) * 1e3,
+            "search": (t2 - t1) * 1e3,
+            "rank": (t3 - t2) * 1e3,
+        }
+        return docs, timings
+
+    def hits(
+        self,
+        query: str,
+        vector: np.ndarray,
+        view: _View,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> list[PassageHit]:
+        """The dense and BM25 candidates of committed articles (published in the date
+        range, when one is given), with sentence vectors."""
         n = self.settings.candidates
         where = range_filter(since, until)
         dense = [
             c
-            for c in self.store.dense_search(vector, n, total=len(view.lexical), where=where)
+            for c in self.store.dense_search(vector.tolist(), n, len(view.lexical), where)
             if c.metadata["doc_id"] in view.committed
         ]
-        lexical = view.lexical.search(query, n, doc_dates.docs_in_range(since, until))
-        t2 = time.perf_counter()
-        period = question_period(query, doc_dates.newest)
-        docs = self._fuse(query, dense, lexical, view, k, (period, doc_dates.by_doc))
-        t3 = time.perf_counter()
-        timings = {
-            "embed_query": (t1 - t0) * 1e3,
-            "search": (t2 - t1) * 1e3,
-            "fuse": (t3 - t2) * 1e3,
-        }
-        return docs, timings
-
-    def _fuse(
-        self,
-        query: str,
-        dense: list[StoredChunk],
-        lexical: list[tuple[str, float]],
-        view: _View,
-        k: int,
-        preference: tuple[Period | None, dict[str, int]] = (None, {}),
-    ) -> list[LCDocument]:
-        fused = rrf_fuse(
-            [
-                ([c.chunk_id for c in dense], self.settings.dense_weight),
-                ([cid for cid, _ in lexical], self.settings.lexical_weight),
-            ],
-            self.settings.rrf_k,
-        )
-        known = {c.chunk_id: c for c in dense}
-        missing = [cid for cid in fused if cid not in known]
-        for chunk in self.store.get_chunks(missing) if missing else []:
-            known[chunk.chunk_id] = chunk
-        period, by_doc = preference
-        chunk_dates = {cid: by_doc.get(c.metadata["doc_id"], 0) for cid, c in known.items()}
-        fused = prefer_period(fused, chunk_dates, period, self.settings.period_weight)
-        dense_score = {c.chunk_id: c.score for c in dense}
-        lexical_score = dict(lexical)
-        picked: list[LCDocument] = []
-        for cid in sorted(fused, key=fused.get, reverse=True):
-            chunk = known.get(cid)
-            if chunk is None or chunk.metadata["doc_id"] not in view.committed:
-                continue
-            if any(near_duplicate(chunk.text, d.page_content) for d in picked):
-                continue
-            meta = {
-                **chunk.metadata,
-                "chunk_id": cid,
-                "score": fused[cid],
-                "dense_score": dense_score.get(cid),
-                "lexical_score": lexical_score.get(cid),
-            }
-            picked.append(LCDocument(page_content=chunk.text, metadata=meta, id=cid))
-            if len(picked) >= k:
-                break
-        return picked
+        lexical = view.lexical.search(query, n, self._doc_dates(view).docs_in_range(since, until))
+        records = {c.chunk_id: (c.text, c.metadata, c.score) for c in dense}
+        missing = [cid for cid, _ in lexical if cid not in records]
+        for chunk in self.store.get_chunks(missing, vector=vector) if missing else []:
+            if chunk.metadata["doc_id"] in view.committed:
+                records[chunk.chunk_id] = (chunk.text, chunk.metadata, chunk.score)
+        hits = merge_hits([c.chunk_id for c in dense], lexical, records, self.settings.rrf_k)
+        vectors = self.store.sentence_vectors_for({h.chunk_id: (h.text, h.metadata) for h in hits})
+        for hit in hits:
+            hit.sentence_vectors = vectors.get(hit.chunk_id)
+        return hits
 
     def _doc_dates(self, view: _View) -> DocDates:
         """Every committed article's date, read once per store revision."""
@@ -197,7 +230,33 @@ class HybridRetriever(BaseRetriever):
                 self._dates = (view.revision, DocDates.from_records(self.store.doc_records()))
             return self._dates[1]
 
+    def _prefer_period(
+        self, query: str, hits: list[PassageHit], view: _View, as_of: date | None
+    ) -> None:
+        """The soft preference for the period the question names ("this week"): the one
+        point where it enters ranking, as extra fused score (``dates.prefer_period``).
+        Each hit's bonus is in its metadata too (``period_bonus``), for learned models."""
+        period = question_period(query, as_of or view.newest)
+        if period is None or not hits:
+            return
+        by_doc = self._doc_dates(view).by_doc
+        dates = {h.chunk_id: by_doc.get(h.doc_id, 0) for h in hits}
+        fused = {h.chunk_id: h.fused for h in hits}
+        preferred = prefer_period(fused, dates, period, self.settings.period_weight)
+        for hit in hits:
+            hit.metadata = {
+                **hit.metadata,
+                "period_bonus": period_bonus(period, dates[hit.chunk_id]),
+            }
+            hit.fused = preferred[hit.chunk_id]
+        hits.sort(key=lambda h: h.fused, reverse=True)
+
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        **kwargs: Any,
     ) -> list[LCDocument]:
-        return self.search(query)[0]
+        return list(self.search(query, k, **kwargs)[0])

@@ -73,7 +73,10 @@ def build_chain(retriever: HybridRetriever, answerer) -> Runnable:
     def retrieve(inputs: dict) -> dict:
         start = time.perf_counter()
         passages, _ = retriever.search(
-            inputs["question"], inputs.get("k"), inputs.get("since"), inputs.get("until")
+            inputs["question"],
+            inputs.get("k"),
+            since=inputs.get("since"),
+            until=inputs.get("until"),
         )
         return {**inputs, "passages": passages, "retrieve_ms": (time.perf_counter() - start) * 1e3}
 
@@ -190,7 +193,7 @@ class Assistant:
         since_num, until_num = date_range(since, until)
         backend = self.answerer_for(answerer)
         start = time.perf_counter()
-        passages, _ = self.retriever.search(question, k, since_num, until_num)
+        passages, _ = self.retriever.search(question, k, since=since_num, until=until_num)
         retrieve_ms = (time.perf_counter() - start) * 1e3
         stream = getattr(backend, "stream", None)
         if _library_is_empty(passages, self.store):

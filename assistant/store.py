@@ -250,7 +250,7 @@ class ArticleStore:
                 ids=[c.chunk_id for _, c in part],
                 embeddings=vectors[i : i + batch],
                 documents=[c.text for _, c in part],
-                metadatas=[_chunk_metadata(d, c) for d, c in part],
+                metadatas=[chunk_metadata(d, c) for d, c in part],
             )
 
     def add_document(
@@ -442,18 +442,17 @@ class ArticleStore:
     def chunk_count(self) -> int:
         return self.chunks.count()
 
-    def passage_sentence_vectors(self, passages) -> dict[str, np.ndarray]:
-        """In-context vectors of the quotable sentences of retrieved passages (LangChain
-        documents with this store's chunk metadata), by chunk id: from the sidecar, or
-        encoded now for passages it lacks (an index built before sentence vectors were
-        kept, or chunks another machine wrote to a shared server)."""
-        metas = {p.metadata["chunk_id"]: p for p in passages}
-        counts = {cid: len(json.loads(p.metadata["sentences"])) for cid, p in metas.items()}
-        found = self.sentences.get(metas, counts)
-        if len(found) < len(metas):
+    def sentence_vectors_for(self, chunks: dict[str, tuple[str, dict]]) -> dict[str, np.ndarray]:
+        """In-context vectors of the quotable sentences of chunks given as chunk id ->
+        (text, metadata): from the sidecar, or encoded now for chunks it lacks (an index
+        built before sentence vectors were kept, or chunks another machine wrote to a
+        shared server)."""
+        counts = {cid: len(json.loads(meta["sentences"])) for cid, (_, meta) in chunks.items()}
+        found = self.sentences.get(chunks, counts)
+        if len(found) < len(chunks):
             self.sentences.refresh()
-            found.update(self.sentences.get([c for c in metas if c not in found], counts))
-        missing = [p for cid, p in metas.items() if cid not in found]
+            found.update(self.sentences.get([c for c in chunks if c not in found], counts))
+        missing = {cid: item for cid, item in chunks.items() if cid not in found}
         if missing and hasattr(self.embedder, "encode_passages"):
             found.update(_encode_sentences(self.embedder, missing))
         return found
@@ -476,11 +475,21 @@ class ArticleStore:
         """Number of stored chunks per doc id (orphans included)."""
         return _count_by_doc(self.chunks)
 
-    def get_chunks(self, chunk_ids: list[str]) -> list[StoredChunk]:
-        got = self.chunks.get(ids=chunk_ids, include=["documents", "metadatas"])
+    def get_chunks(self, chunk_ids: list[str], vector=None) -> list[StoredChunk]:
+        """Chunks by id (those that exist, in the order asked); with a query ``vector``,
+        each one's ``score`` is its cosine similarity with it."""
+        include = ["documents", "metadatas"] + (["embeddings"] if vector is not None else [])
+        got = self.chunks.get(ids=chunk_ids, include=include)
+        scores = (
+            np.asarray(got["embeddings"], dtype=np.float32) @ np.asarray(vector, np.float32)
+            if vector is not None and len(got["ids"])
+            else np.zeros(len(got["ids"]))
+        )
         by_id = {
-            i: StoredChunk(i, t, m)
-            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            i: StoredChunk(i, t, m, float(score))
+            for i, t, m, score in zip(
+                got["ids"], got["documents"], got["metadatas"], scores, strict=True
+            )
         }
         return [by_id[c] for c in chunk_ids if c in by_id]
 
@@ -513,15 +522,14 @@ class ArticleStore:
         ]
 
 
-def _encode_sentences(embedder, passages) -> dict[str, np.ndarray]:
-    titles = [p.metadata.get("title", "") for p in passages]
-    texts = [embedding_text(t, p.page_content) for t, p in zip(titles, passages, strict=True)]
-    spans = [
-        embedding_spans(t, int(p.metadata["start"]), json.loads(p.metadata["sentences"]))
-        for t, p in zip(titles, passages, strict=True)
-    ]
+def _encode_sentences(embedder, chunks: dict[str, tuple[str, dict]]) -> dict[str, np.ndarray]:
+    texts, spans = [], []
+    for text, meta in chunks.values():
+        title = meta.get("title", "")
+        texts.append(embedding_text(title, text))
+        spans.append(embedding_spans(title, int(meta["start"]), json.loads(meta["sentences"])))
     encoded = embedder.encode_passages(texts, spans)
-    return {p.metadata["chunk_id"]: v for p, v in zip(passages, encoded.sentences, strict=True)}
+    return dict(zip(chunks, encoded.sentences, strict=True))
 
 
 def natural_key(title: str) -> list[str | int]:
@@ -538,7 +546,8 @@ def _count_by_doc(collection) -> dict[str, int]:
     return counts
 
 
-def _chunk_metadata(doc: Document, chunk: Chunk) -> dict[str, Any]:
+def chunk_metadata(doc: Document, chunk: Chunk) -> dict[str, Any]:
+    """What a chunk's Chroma record holds besides its text and vector."""
     return {
         "doc_id": doc.doc_id,
         "index": chunk.index,

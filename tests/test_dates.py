@@ -144,12 +144,12 @@ def titles(passages):
 @pytest.mark.slow
 def test_since_and_until_limit_both_retrievers(dated_index):
     retriever = dated_index.retriever
-    june = titles(retriever.search("ferry crews pay", 10, 20240601, 20240630)[0])
+    june = titles(retriever.search("ferry crews pay", 10, since=20240601, until=20240630)[0])
     assert june == {"Ferry strike halts crossings", "Ferry strike ends with deal"}
-    assert titles(retriever.search("ferry crews pay", 10, 20240610, None)[0]) == {
+    assert titles(retriever.search("ferry crews pay", 10, since=20240610)[0]) == {
         "Ferry strike ends with deal"
     }
-    assert titles(retriever.search("ferry crews pay", 10, None, 20231231)[0]) == {
+    assert titles(retriever.search("ferry crews pay", 10, until=20231231)[0]) == {
         "Ferry fares rise again"
     }
     assert len(titles(retriever.search("ferry crews pay", 10)[0])) == 4  # undated too
