@@ -294,8 +294,22 @@ def remove(
 
 @app.command(name="eval")
 def evaluate(
-    questions: Annotated[Path, typer.Argument(help='JSONL of {"id", "question", "answer"}.')],
-    corpus: Annotated[Path, typer.Option("--corpus", help="Folder of articles to index.")],
+    questions: Annotated[
+        Path | None, typer.Argument(help='JSONL of {"id", "question", "answer"}.')
+    ] = None,
+    corpus: Annotated[
+        Path | None, typer.Option("--corpus", help="Folder of articles to index.")
+    ] = None,
+    train_dir: Annotated[
+        Path | None,
+        typer.Option("--train-dir", help="Evaluate on blocks of these training weeks instead."),
+    ] = None,
+    blocks: Annotated[
+        str,
+        typer.Option(
+            "--blocks", help="With --train-dir: held-out, training, all, or first weeks (a,b)."
+        ),
+    ] = "held-out",
     out: Annotated[Path, typer.Option("--out", help="Folder for the reports.")] = Path(
         "eval-results"
     ),
@@ -309,9 +323,17 @@ def evaluate(
     answerer: Annotated[str | None, typer.Option("--answerer")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Index a corpus (or reuse its cached index), ask every question and report metrics."""
+    """Index a corpus (or reuse its cached index), ask every question and report metrics;
+    with ``--train-dir``, do it for blocks of four training weeks, with 95 % intervals."""
     from .eval_report import format_summary, write_outputs
     from .evaluation import EvalError, run_eval
+
+    if train_dir is not None:
+        from .learn.cli import evaluate_weeks
+
+        return evaluate_weeks(train_dir, blocks, out, cache_dir or out / "cache", name, as_json)
+    if questions is None or corpus is None:
+        raise _fail("give a questions file and --corpus, or --train-dir")
 
     try:
         import matplotlib  # noqa: F401  (checked first: the plot is written last)
@@ -356,6 +378,14 @@ def serve(
         raise _fail(str(exc)) from exc
     launch(settings)
 
+
+def _register_learning() -> None:
+    from .learn.cli import train_command
+
+    app.command(name="train")(train_command)
+
+
+_register_learning()
 
 from .cli_feeds import register  # noqa: E402  (it builds on the options above)
 

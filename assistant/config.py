@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     embed_batch_size: int = Field(64, ge=1, le=4096, description="raised to 256 on a GPU")
     torch_threads: int = Field(0, ge=0, le=512, description="encoder CPU threads; 0: torch's")
+    encoder: Literal["auto", "torch", "onnx"] = Field(
+        "auto", description="short encodings on ONNX Runtime (auto: when exportable, on CPU)"
+    )
     index_batch_chunks: int = Field(
         256, ge=1, le=100_000, description="chunks embedded and committed in one step"
     )
@@ -49,15 +52,17 @@ class Settings(BaseSettings):
     hnsw_ef_search: int = Field(400, ge=10, le=100_000, description="HNSW search effort")
     rrf_k: int = Field(60, ge=1, description="reciprocal-rank fusion constant (a feature)")
     # Jaccard of body word 3-shingles at which an article is a copy of an indexed one;
-    # measured on the training weeks' articles (README, "Syndicated copies")
-    duplicate_threshold: float = Field(0.8, gt=0.0, le=1.0)
+    # measured on the training weeks' articles (README, "Syndicated copies"); 0: off
+    duplicate_threshold: float = Field(0.8, ge=0.0, le=1.0)
     # A question naming a period ("this week") prefers passages dated in it by this much
     # of fused score (a rank-1 RRF share is 1/61); measured on the training weeks (README)
     period_weight: float = Field(0.005, ge=0.0, le=1.0)
 
     answerer: str = "extractive"
     max_answer_sentences: int = Field(3, ge=1, le=10)
-    min_support: float = Field(0.35, ge=0.0, le=1.0)
+    min_answer_probability: float | None = Field(
+        None, ge=0.0, le=1.0, description="abstain below this; empty: the learned threshold"
+    )
 
     # LLM answerers (``answerer`` = llamacpp | openai); see assistant/llm.py
     llm_model_path: str = Field("", description="GGUF file for llamacpp; empty: bundled SmolLM2")

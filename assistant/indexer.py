@@ -165,6 +165,8 @@ class IndexRun:
         """The indexed (or queued) article ``doc`` is a near-copy of, if any; ``doc`` is
         remembered as a candidate for later copies otherwise. An article held by this
         source alone is its own older version (an edit), never a copy to merge into."""
+        if self.store.settings.duplicate_threshold <= 0:
+            return None  # merging turned off
         if self.copies is None:
             self.copies = CopyFinder(self.store.settings.duplicate_threshold)
             self.copies.sync(self.store, Path(self.store.settings.index_dir))
@@ -269,9 +271,11 @@ def index_paths(
 def index_loaded(
     store: ArticleStore, results: list[LoadResult], progress: Progress | None = None
 ) -> IndexReport:
-    """Index documents loaded elsewhere (feed entries), each under its ``path`` as source,
-    through the same run as files: one writer, crash-safe, unchanged articles skipped."""
-    return _locked_run(store, progress, lambda: (iter(results), len(results), [], set()))
+    """Index documents already loaded (feed entries, a training corpus), each under its
+    ``path`` as source, as ``index_paths`` indexes files: one writer, crash-safe, unchanged
+    articles skipped, nothing forgotten."""
+    read = {r.path for r in results}
+    return _locked_run(store, progress, lambda: (iter(results), len(results), [], read))
 
 
 def _locked_run(store: ArticleStore, progress: Progress | None, load) -> IndexReport:

@@ -106,18 +106,6 @@ def pick_passages(ranked: list[PassageHit], k: int) -> list[PassageHit]:
     return picked
 
 
-def hit_document(hit: PassageHit) -> LCDocument:
-    """A hit as the LangChain document callers receive."""
-    meta = {
-        **hit.metadata,
-        "chunk_id": hit.chunk_id,
-        "score": round(float(hit.score), 6),
-        "dense_score": round(hit.cosine, 6),
-        "lexical_score": round(hit.lexical_score, 6) if hit.lexical_rank else None,
-    }
-    return LCDocument(page_content=hit.text, metadata=meta, id=hit.chunk_id)
-
-
 class HybridRetriever(BaseRetriever):
     """Dense + BM25 candidates ranked by the learned passage model; ``k`` per call."""
 
@@ -186,7 +174,7 @@ class HybridRetriever(BaseRetriever):
         context = QuestionContext(query, vector, as_of or view.newest)
         picked = pick_passages(load_models().rank_passages(context, hits), k)
         t3 = time.perf_counter()
-        docs = Retrieved([hit_document(h) for h in picked], context, picked)
+        docs = Retrieved([h.document() for h in picked], context, picked)
         timings = {
             "embed_query": (t1 - t0) * 1e3,
             "search": (t2 - t1) * 1e3,

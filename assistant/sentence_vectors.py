@@ -25,7 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .chunking import embedding_spans, embedding_text
+
 FOLDER = "sentence-vectors"
+# chunks as their text and Chroma metadata, by chunk id
+ChunkTexts = dict[str, tuple[str, dict]]
 # above this many parts a writer merges them into one (fewer files to open and map)
 MAX_PARTS = 64
 
@@ -133,3 +137,17 @@ def _atomic_write(path: Path, write) -> None:
         write(handle)
     os.chmod(tmp, 0o644)  # other local processes read it
     os.replace(tmp, path)
+
+
+def encode_sentences(embedder, chunks: ChunkTexts) -> dict[str, np.ndarray]:
+    """In-context sentence vectors of chunks given as chunk id -> (text, metadata), from
+    one forward pass each (for chunks the sidecar lacks)."""
+    if not chunks:
+        return {}
+    texts, spans = [], []
+    for text, meta in chunks.values():
+        title = meta.get("title", "")
+        texts.append(embedding_text(title, text))
+        spans.append(embedding_spans(title, int(meta["start"]), json.loads(meta["sentences"])))
+    encoded = embedder.encode_passages(texts, spans)
+    return dict(zip(chunks, encoded.sentences, strict=True))

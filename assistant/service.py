@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ def build_chain(retriever: HybridRetriever, answerer) -> Runnable:
         passages, _ = retriever.search(
             inputs["question"],
             inputs.get("k"),
+            inputs.get("as_of"),
             since=inputs.get("since"),
             until=inputs.get("until"),
         )
@@ -167,13 +169,21 @@ class Assistant:
             )
         return question
 
-    def ask(self, question: str, k: int | None = None, since: str = "", until: str = "") -> Answer:
-        """Answer one question with citations (or abstain); ``since``/``until``
-        (``YYYY-MM-DD``) limit it to articles published in that range."""
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        as_of: date | None = None,
+        since: str = "",
+        until: str = "",
+    ) -> Answer:
+        """Answer one question with citations (or abstain); ``as_of`` is the day it is
+        asked (default: the newest article's date), which recency counts from;
+        ``since``/``until`` (``YYYY-MM-DD``) limit it to articles published in that range."""
         question = self.check_question(question)
         since_num, until_num = date_range(since, until)
         return self.chain.invoke(
-            {"question": question, "k": k, "since": since_num, "until": until_num}
+            {"question": question, "k": k, "as_of": as_of, "since": since_num, "until": until_num}
         )
 
     def ask_stream(

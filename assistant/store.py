@@ -25,13 +25,12 @@ import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
-from .chunking import embedding_spans, embedding_text
 from .config import Settings
 from .dates import date_number
 from .locks import IndexBusyError, writer_lock
 from .schema import Chunk, Document, SourceInfo, Span
 from .sentence_vectors import FOLDER as SENTENCE_FOLDER
-from .sentence_vectors import SentenceVectorStore, vectors_folder
+from .sentence_vectors import SentenceVectorStore, encode_sentences, vectors_folder
 
 STATE_ID = "__state__"
 _SYSTEM_CACHE_LOCK = threading.Lock()
@@ -454,7 +453,7 @@ class ArticleStore:
             found.update(self.sentences.get([c for c in chunks if c not in found], counts))
         missing = {cid: item for cid, item in chunks.items() if cid not in found}
         if missing and hasattr(self.embedder, "encode_passages"):
-            found.update(_encode_sentences(self.embedder, missing))
+            found.update(encode_sentences(self.embedder, missing))
         return found
 
     def all_chunks(self, doc_ids: set[str] | None = None) -> list[StoredChunk]:
@@ -520,16 +519,6 @@ class ArticleStore:
         return [
             StoredChunk(d.id, d.page_content, d.metadata, 1.0 - float(dist)) for d, dist in hits
         ]
-
-
-def _encode_sentences(embedder, chunks: dict[str, tuple[str, dict]]) -> dict[str, np.ndarray]:
-    texts, spans = [], []
-    for text, meta in chunks.values():
-        title = meta.get("title", "")
-        texts.append(embedding_text(title, text))
-        spans.append(embedding_spans(title, int(meta["start"]), json.loads(meta["sentences"])))
-    encoded = embedder.encode_passages(texts, spans)
-    return dict(zip(chunks, encoded.sentences, strict=True))
 
 
 def natural_key(title: str) -> list[str | int]:

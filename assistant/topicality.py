@@ -141,3 +141,34 @@ def lacks_asked_type(question: str, sentences: list[str]) -> bool:
     return kind in _SHARP_TYPES and not any(
         has_typed_candidate(s, kind, question) for s in sentences
     )
+
+
+# --- the checks as the learned answerer applies them ---------------------------------------
+
+SENTENCE_CHECKS = ("subject", "other_years")
+QUESTION_CHECKS = ("names", "asked_type")
+
+
+def eligible_sentences(question: str, ranked: list, checks: list[str], get_article) -> list:
+    """The ranked sentences (``learn.features.SentenceCandidate``) that pass the kept
+    sentence checks: their article is about the question's subject (``subject``), and
+    they do not tell only of other years than the question's (``other_years``)."""
+    out = list(ranked)
+    if "other_years" in checks:
+        years = years_named(question)
+        out = [c for c in out if not about_other_years(c.text, years)]
+    if "subject" in checks and out:
+        about = articles_about(question, [c.hit.document() for c in out], get_article)
+        out = [c for c in out if c.hit.doc_id in about]
+    return out
+
+
+def failed_question_checks(question: str, hits: list, chosen: list, checks: list[str], get_article):
+    """The kept question checks that fail: too few of its names and years in the passages
+    or their articles (``names``); no sentence of the asked number or date (``asked_type``)."""
+    failed = []
+    if "names" in checks and names_missing(question, [h.document() for h in hits], get_article):
+        failed.append("names")
+    if "asked_type" in checks and lacks_asked_type(question, [c.text for c in chosen]):
+        failed.append("asked_type")
+    return failed

@@ -6,14 +6,9 @@ from types import SimpleNamespace
 import pytest
 from langchain_core.documents import Document as LCDocument
 
-from assistant.answer import (
-    ExtractiveAnswerer,
-    abstention_text,
-    asks_question,
-    is_photo_caption,
-    leans_on_context,
-)
+from assistant.answer import ExtractiveAnswerer, abstention_text
 from assistant.chunking import split_sentences
+from assistant.quotes import asks_question, is_photo_caption, leans_on_context
 from assistant.schema import Document
 
 

@@ -111,3 +111,11 @@ def test_an_edited_article_is_updated_not_merged_into_its_old_version(make_assis
     assert (report.updated, report.merged, report.removed) == (1, 0, 0)
     [only] = assistant.sources()
     assert "ninety-one million" in assistant.store.get_document(only.doc_id).text
+
+
+def test_merging_can_be_turned_off(make_assistant, tmp_path):
+    assistant = make_assistant(duplicate_threshold=0)
+    report = assistant.index(
+        [write(tmp_path / "a", "a.txt", site_a()), write(tmp_path / "b", "b.txt", site_b())]
+    )
+    assert (report.added, report.merged) == (2, 0)

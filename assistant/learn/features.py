@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+from langchain_core.documents import Document as LCDocument
 
-from ..answer import is_photo_caption, leans_on_context, partial_quotation
 from ..query import (
     analyse,
     has_typed_candidate,
@@ -29,6 +29,7 @@ from ..query import (
     topic_names,
     years_named,
 )
+from ..quotes import asks_question, is_photo_caption, leans_on_context, partial_quotation
 from ..terms import content_terms
 
 ANSWER_TYPES = ("person", "place", "named", "number", "percent", "year", "date", "any")
@@ -85,6 +86,17 @@ class PassageHit:
 
     def sentences(self) -> list[tuple[int, int, int]]:
         return [tuple(s) for s in json.loads(self.metadata["sentences"])]
+
+    def document(self) -> LCDocument:
+        """The hit as the LangChain document retrieval returns."""
+        meta = {
+            **self.metadata,
+            "chunk_id": self.chunk_id,
+            "score": round(float(self.score), 6),
+            "dense_score": round(self.cosine, 6),
+            "lexical_score": round(self.lexical_score, 6) if self.lexical_rank else None,
+        }
+        return LCDocument(page_content=self.text, metadata=meta, id=self.chunk_id)
 
 
 def fuse_ranks(hits: list[PassageHit], rrf_k: int = 60) -> None:
@@ -251,7 +263,7 @@ SENTENCE_FEATURES = (
     "partial_quotation",
     "photo_caption",
     "asks_question",
-    *PASSAGE_FEATURES,
+    *(f"passage_{name}" for name in PASSAGE_FEATURES),
 )
 
 
@@ -305,7 +317,7 @@ def sentence_features(
                 float(leans_on_context(cand.text)),
                 float(partial_quotation(cand.text)),
                 float(is_photo_caption(cand.text)),
-                float(cand.text.rstrip("”\"’') ").endswith("?")),
+                float(asks_question(cand.text)),
                 *passage_rows[cand.hit.chunk_id],
             ]
         )

@@ -1,0 +1,116 @@
+"""The learning commands: ``assistant train`` and ``assistant eval --train-dir``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import SettingsError, load_settings
+from .weeks import DEFAULT_TRAIN_DIR, WeeksError
+
+TrainDir = Annotated[
+    Path, typer.Option("--train-dir", help="The training weeks (one folder a week).")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+def _note(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def cached_embedder(settings, cache_file: Path):
+    """The settings' embedder behind the vector cache in ``cache_file``."""
+    from ..embeddings import get_embedder
+    from .vectors import CachingEmbedder, VectorCache
+
+    return CachingEmbedder(get_embedder(settings), VectorCache(cache_file))
+
+
+def train_command(
+    train_dir: TrainDir = DEFAULT_TRAIN_DIR,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where the models go (default: the package's).")
+    ] = None,
+    cache_dir: Annotated[Path, typer.Option("--cache-dir", help="Vector cache folder.")] = Path(
+        "eval-results/cache"
+    ),
+    blocks: Annotated[
+        int | None, typer.Option("--blocks", help="Use only the first N training blocks.")
+    ] = None,
+    weeks: Annotated[
+        str | None,
+        typer.Option("--weeks", help="Train on these weeks only (comma-separated), each a block."),
+    ] = None,
+    max_articles: Annotated[
+        int | None, typer.Option("--max-articles", help="Read at most N articles a week.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Fit the passage ranker, sentence ranker and abstention model from the training
+    weeks (never the held-out sample) and write them with their manifest."""
+    from .train import default_out_dir, train
+
+    try:
+        settings = load_settings()
+        embedder = cached_embedder(settings, cache_dir / "vectors.sqlite")
+        chosen = [[w] for w in weeks.split(",")] if weeks else None
+        report = train(
+            train_dir,
+            out or default_out_dir(),
+            embedder,
+            settings,
+            progress=_note,
+            limit_blocks=blocks,
+            blocks=chosen,
+            max_articles=max_articles,
+        )
+    except (WeeksError, SettingsError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps(report.__dict__))
+    else:
+        typer.echo(
+            f"trained on {len(report.weeks)} weeks ({report.questions} questions, "
+            f"{report.supported} supported) in {report.seconds:.0f} s"
+        )
+        typer.echo(
+            f"passage ranker: {report.passage['chosen']}; sentence ranker: "
+            f"{report.sentence['chosen']}; answer: {report.answer['chosen']}"
+        )
+
+
+def evaluate_weeks(
+    train_dir: Path, which: str, out: Path, cache_dir: Path, name: str | None, as_json: bool
+) -> None:
+    """``assistant eval --train-dir``: blocks of training weeks indexed and asked."""
+    from .evaluate import evaluate_blocks, markdown_table, write_week_reports
+    from .weeks import held_out_blocks, make_blocks, training_blocks, week_names
+
+    try:
+        settings = load_settings()
+        all_blocks = make_blocks(week_names(train_dir))
+        named = {
+            "held-out": held_out_blocks(all_blocks),
+            "training": training_blocks(all_blocks),
+            "all": all_blocks,
+        }
+        chosen = named.get(which) or [b for b in all_blocks if b[0] in which.split(",")]
+        if not chosen:
+            raise WeeksError(f"no block starts at {which!r} (or use held-out, training, all)")
+        embedder = cached_embedder(settings, cache_dir / "vectors.sqlite")
+        summary, results = evaluate_blocks(train_dir, chosen, settings, cache_dir, embedder, _note)
+    except (WeeksError, SettingsError, OSError, RuntimeError) as exc:
+        raise _fail(str(exc)) from exc
+    paths = write_week_reports(summary, results, out, name or f"train-{which}")
+    if as_json:
+        typer.echo(json.dumps({"summary": summary, "outputs": paths}))
+    else:
+        typer.echo(markdown_table(summary))
+        typer.echo("reports: " + ", ".join(paths.values()))

@@ -1,0 +1,150 @@
+"""Choosing an answer from ranked passages, with the learned sentence and abstention
+models: the same pure steps at answer time (``answer.ExtractiveAnswerer``) and when
+the models are fitted and evaluated on the training weeks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .features import (
+    ANSWER_TYPES,
+    PASSAGE_FEATURES,
+    SENTENCE_FEATURES,
+    PassageHit,
+    QuestionContext,
+    SentenceCandidate,
+    sentence_candidates,
+    sentence_features,
+)
+from .ranking import Models
+
+# the sharply typed questions: a number, share, year or date answers them
+SHARP_TYPES = frozenset({"number", "percent", "year", "date"})
+
+
+@dataclass
+class Composition:
+    """The sentences chosen to answer, all candidates best first, and how sure it is."""
+
+    chosen: list[SentenceCandidate] = field(default_factory=list)
+    ranked: list[SentenceCandidate] = field(default_factory=list)
+    features: np.ndarray | None = None  # (ranked, SENTENCE_FEATURES)
+    answer_values: dict[str, float] = field(default_factory=dict)
+    probability: float = 0.0
+
+
+def rank_sentences(
+    ctx: QuestionContext, hits: list[PassageHit], models: Models
+) -> tuple[list[SentenceCandidate], np.ndarray]:
+    """Every sentence of the ranked ``hits`` scored by the sentence model, best first."""
+    cands = sentence_candidates(hits)
+    if not cands:
+        return [], np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32)
+    rows = sentence_features(ctx, cands, {h.chunk_id: h.features for h in hits})
+    for cand, score in zip(cands, models.sentence_scores(rows), strict=True):
+        cand.score = float(score)
+    order = np.argsort([-c.score for c in cands], kind="stable")
+    return [cands[i] for i in order], rows[order]
+
+
+def choose(ranked: list[SentenceCandidate], max_sentences: int, keep: float) -> list:
+    """The best sentence, then the next best ones whose probability is at least ``keep``
+    times the best one's (up to ``max_sentences``, each from a new passage position or
+    adding words of its own)."""
+    if not ranked:
+        return []
+    best = _probability(ranked[0].score)
+    chosen = [ranked[0]]
+    for cand in ranked[1:]:
+        if len(chosen) >= max_sentences or _probability(cand.score) < keep * best:
+            break
+        if all(cand.text not in c.text and c.text not in cand.text for c in chosen):
+            chosen.append(cand)
+    return chosen
+
+
+def _probability(score: float) -> float:
+    return 1.0 / (1.0 + math.exp(-score))
+
+
+ANSWER_FEATURES = (
+    "best_sentence",
+    "second_sentence",
+    "best_sentence_gap",
+    "best_passage",
+    "best_passage_gap",
+    "best_cosine",
+    "best_lexical",
+    "chosen_cosine",
+    "chosen_coverage",
+    "chosen_typed",
+    "chosen_name_share",
+    "chosen_other_years",
+    "chosen_article_name_share",
+    "chosen_topics_named",
+    "chosen_years_named",
+    "passages_name_share",
+    "sharp_type_missing",
+    "question_names",
+    *(f"asks_{t}" for t in ANSWER_TYPES),
+)
+_COLUMN = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+_LEXICAL = PASSAGE_FEATURES.index("lexical_score")
+_ARTICLE_NAMES = PASSAGE_FEATURES.index("article_name_share")
+
+
+def answer_values(
+    ctx: QuestionContext, hits: list[PassageHit], ranked, chosen_rows: np.ndarray
+) -> dict[str, float]:
+    """What the abstention model reads: how strongly the best sentences and passages
+    match, and whether the chosen sentence (``chosen_rows``: the chosen sentences'
+    features, first first) and its article are about the question's names and years."""
+    top = chosen_rows[0] if len(chosen_rows) else np.zeros(len(SENTENCE_FEATURES))
+    scores = [c.score for c in ranked] + [-10.0, -10.0]
+    passage_scores = sorted((h.score for h in hits), reverse=True) + [-10.0, -10.0]
+    typed = bool(len(chosen_rows)) and bool(chosen_rows[:, _COLUMN["typed_candidate"]].any())
+    values = {
+        "best_sentence": scores[0],
+        "second_sentence": scores[1],
+        "best_sentence_gap": scores[0] - scores[1],
+        "best_passage": passage_scores[0],
+        "best_passage_gap": passage_scores[0] - passage_scores[1],
+        "best_cosine": max((h.cosine for h in hits), default=0.0),
+        "best_lexical": max((h.features[_LEXICAL] for h in hits), default=0.0),
+        "chosen_cosine": float(top[_COLUMN["cosine"]]),
+        "chosen_coverage": float(top[_COLUMN["term_coverage"]]),
+        "chosen_typed": float(top[_COLUMN["typed_candidate"]]),
+        "chosen_name_share": float(top[_COLUMN["name_share"]]),
+        "chosen_other_years": float(top[_COLUMN["other_years_only"]]),
+        "chosen_article_name_share": float(top[_COLUMN["passage_article_name_share"]]),
+        "chosen_topics_named": float(top[_COLUMN["passage_topics_named"]]),
+        "chosen_years_named": float(top[_COLUMN["years_named"]]),
+        "passages_name_share": max((h.features[_ARTICLE_NAMES] for h in hits), default=0.0),
+        "sharp_type_missing": float(ctx.answer_type in SHARP_TYPES and not typed),
+        "question_names": float(len(ctx.names)),
+    }
+    values.update({f"asks_{t}": float(ctx.answer_type == t) for t in ANSWER_TYPES})
+    return values
+
+
+def compose(
+    ctx: QuestionContext,
+    hits: list[PassageHit],
+    models: Models,
+    max_sentences: int,
+    keep: float,
+    eligible=None,
+) -> Composition:
+    """Rank the sentences of ``hits`` (ranked passages with features), choose the answer
+    among those ``eligible`` keeps (a filter of ranked sentences; default all) and the
+    probability that it answers the question."""
+    ranked, rows = rank_sentences(ctx, hits, models)
+    chosen = choose(eligible(ranked) if eligible else ranked, max_sentences, keep)
+    position = {id(c): i for i, c in enumerate(ranked)}
+    chosen_rows = rows[[position[id(c)] for c in chosen]]
+    values = answer_values(ctx, hits, ranked, chosen_rows)
+    probability = models.answer_probability(values) if chosen else 0.0
+    return Composition(chosen, ranked, rows, values, probability)

@@ -1,0 +1,101 @@
+"""Training examples: every question of a block asked against the block's corpus, with
+its candidate passages, their features and whether each holds the gold answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Settings
+from ..evaluation import gold_form, normalise
+from .features import PassageHit, QuestionContext, passage_features
+from .replay import BlockCorpus
+from .weeks import TrainQuestion, is_supported, load_week, support_text
+
+
+@dataclass
+class Example:
+    """One question with its ranked candidates (features computed, labels set)."""
+
+    question: TrainQuestion
+    block: str
+    supported: bool
+    context: QuestionContext
+    hits: list[PassageHit]
+    features: np.ndarray  # (hits, PASSAGE_FEATURES)
+    labels: np.ndarray  # (hits,) bool: the passage holds the gold answer
+    foreign: bool = False  # asked against another block's articles (a negative)
+
+    @property
+    def gold(self) -> str:
+        return gold_form(self.question.answer)
+
+
+@dataclass
+class Block:
+    """A block's weeks, corpus and questions."""
+
+    name: str
+    weeks: list[str]
+    corpus: BlockCorpus
+    questions: list[TrainQuestion]
+    texts: list[str]  # the articles' texts as the supported label reads them
+    documents: list  # the articles (unique by id)
+
+
+def load_block(
+    train_dir: Path, weeks: list[str], embedder, settings: Settings, max_articles=None
+) -> Block:
+    """A block's articles (unique by id) chunked, encoded (through the cache) and indexed
+    (``max_articles``: only a week's first N, for a quick sample)."""
+    loaded = [load_week(Path(train_dir) / w, max_articles) for w in weeks]
+    docs = list({d.doc_id: d for w in loaded for d in w.documents}.values())
+    return Block(
+        name=f"{weeks[0]}+{len(weeks)}w",
+        weeks=list(weeks),
+        corpus=BlockCorpus.build(docs, embedder, settings),
+        questions=[q for w in loaded for q in w.questions],
+        texts=[support_text(d.text) for d in docs],
+        documents=docs,
+    )
+
+
+def quiz_day(question: TrainQuestion) -> date | None:
+    try:
+        return date.fromisoformat(question.date)
+    except ValueError:
+        return None
+
+
+def make_example(
+    block: Block, question: TrainQuestion, embedder, candidates: int, foreign: bool = False
+) -> Example:
+    """Ask one question against ``block``'s corpus (``foreign``: it is another block's)."""
+    vector = np.asarray(embedder.embed_query(question.question), dtype=np.float32)
+    ctx = QuestionContext(question.question, vector, quiz_day(question))
+    hits = block.corpus.hits(question.question, vector, candidates)
+    gold = gold_form(question.answer)
+    labels = np.array([bool(gold) and gold in normalise(h.text) for h in hits], dtype=bool)
+    supported = (
+        not foreign
+        and question.in_corpus
+        and is_supported(question.question, question.answer, block.texts)
+    )
+    return Example(
+        question,
+        block.name,
+        supported,
+        ctx,
+        hits,
+        passage_features(ctx, hits),
+        labels,
+        foreign,
+    )
+
+
+def block_examples(block: Block, embedder, candidates: int) -> list[Example]:
+    """Every question of ``block`` against its own corpus."""
+    return [make_example(block, q, embedder, candidates) for q in block.questions]

@@ -1,0 +1,454 @@
+"""``assistant train``: fit the shipped models from the training weeks, reproducibly.
+
+1. Every training block (four consecutive weeks, the held-out sample left out) is
+   chunked and encoded as the indexer does it (through the vector cache), and each of its
+   questions asked against it; questions of another block asked against it are the
+   negatives that teach abstention about topics the articles never address.
+2. The passage ranker, then the sentence ranker, are chosen among a few LightGBM
+   settings by their out-of-fold score (folds by block, never by question) and refitted
+   on all training blocks.
+3. The answer's extra sentences, the kept checks and the calibrated abstention model (a
+   logistic regression on the answer's strength) are chosen the same way; its threshold
+   is the one that keeps wrongly declined supported questions within the stated share.
+
+It writes ``passage.npz``, ``sentence.npz``, ``abstain.json`` and ``manifest.json``
+(weeks, settings, out-of-fold metrics) into the models folder.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Settings
+from ..evaluation import normalise
+from ..retrieval import pick_passages
+from ..topicality import QUESTION_CHECKS, SENTENCE_CHECKS
+from .compose import ANSWER_FEATURES, choose
+from .dataset import Example, block_examples, load_block, make_example
+from .features import PASSAGE_FEATURES, SENTENCE_FEATURES, sentence_candidates, sentence_features
+from .fit import TreeParams, block_folds, fit_trees, out_of_fold, passage_rows, set_passage_scores
+from .ranking import MANIFEST, MODELS_DIR
+from .weeks import held_out_blocks, make_blocks, training_blocks, week_names
+
+Progress = Callable[[str], None]
+FOLDS = 5
+CANDIDATES = 40  # from each retriever, as ``Settings.candidates``
+MAX_WRONGLY_DECLINED = 0.08  # of supported questions, out of fold (the target is 0.10)
+PASSAGE_GRID = (
+    TreeParams("lambdarank", rounds=150, leaves=7),
+    TreeParams("lambdarank", rounds=300, leaves=15),
+    TreeParams("binary", rounds=300, leaves=15),
+)
+SENTENCE_GRID = (
+    TreeParams("binary", rounds=150, leaves=7),
+    TreeParams("binary", rounds=300, leaves=15),
+    TreeParams("binary", rounds=600, leaves=15, learning_rate=0.03),
+)
+KEEP_GRID = (0.3, 0.5, 0.7, 1.01)  # 1.01: the best sentence alone
+
+
+@dataclass
+class SentenceSet:
+    """One question's sentence candidates among its best passages, with features."""
+
+    example: Example
+    cands: list
+    rows: np.ndarray
+    labels: np.ndarray
+
+
+@dataclass
+class TrainReport:
+    """What a training run chose and how it did out of fold."""
+
+    weeks: list[str]
+    blocks: list[str]
+    questions: int
+    supported: int
+    foreign: int
+    passage: dict = field(default_factory=dict)
+    sentence: dict = field(default_factory=dict)
+    answer: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def training_weeks(train_dir: Path, limit_blocks: int | None = None) -> list[list[str]]:
+    """The training blocks (every block outside the held-out sample), oldest first."""
+    blocks = training_blocks(make_blocks(week_names(train_dir)))
+    return blocks[:limit_blocks] if limit_blocks else blocks
+
+
+def build_examples(
+    train_dir: Path,
+    blocks: list[list[str]],
+    embedder,
+    settings: Settings,
+    progress: Progress,
+    max_articles: int | None = None,
+) -> tuple[list[Example], dict]:
+    """Own-block examples of every block, plus each block's foreign questions (those of
+    the next block, a sample as large as a third of its own)."""
+    loaded, examples = [], []
+    for weeks in blocks:
+        start = time.perf_counter()
+        block = load_block(train_dir, weeks, embedder, settings, max_articles)
+        loaded.append(block)
+        examples += block_examples(block, embedder, CANDIDATES)
+        progress(
+            f"{block.name}: {len(block.corpus.chunks)} chunks, {len(block.questions)} "
+            f"questions ({time.perf_counter() - start:.0f} s)"
+        )
+    rng = random.Random(7)
+    for i, block in enumerate(loaded):
+        other = loaded[(i + 1) % len(loaded)]
+        if other is block:
+            continue
+        sample = rng.sample(other.questions, k=min(len(other.questions), len(block.questions) // 3))
+        examples += [make_example(block, q, embedder, CANDIDATES, foreign=True) for q in sample]
+    articles = {d.doc_id: d for b in loaded for d in b.documents}
+    return examples, articles
+
+
+# --- stage 1: passages --------------------------------------------------------------------
+
+
+def hit_at(examples: list[Example], ks=(1, 3, 5, 10, 40)) -> dict[str, float]:
+    """Share of supported own-block questions whose answer is in the top k hits."""
+    usable = [e for e in examples if e.supported]
+    firsts = []
+    for e in usable:
+        found = np.flatnonzero(e.labels)
+        firsts.append(found[0] + 1 if len(found) else None)
+    return {str(k): _mean([f is not None and f <= k for f in firsts]) for k in ks}
+
+
+def _mean(flags) -> float:
+    flags = list(flags)
+    return round(float(np.mean(flags)), 4) if flags else 0.0
+
+
+def _fit_passages(params: TreeParams):
+    def fit(train: list[Example]):
+        x, y, groups = passage_rows(train)
+        return fit_trees(x, y, groups, params)
+
+    return fit
+
+
+def choose_passage_model(examples, folds, progress) -> tuple[TreeParams, dict]:
+    """The passage setting with the best out-of-fold hit@5 (hit@1 breaks ties); leaves
+    every example scored out of fold by it."""
+    set_passage_scores(None, examples)
+    results = {"rrf": hit_at(examples)}
+    best = None
+    for params in PASSAGE_GRID:
+        out_of_fold(examples, folds, _fit_passages(params), set_passage_scores)
+        hits = hit_at(examples)
+        results[_name(params)] = hits
+        progress(f"passage {_name(params)}: hit@k {hits}")
+        if best is None or (hits["5"], hits["1"]) > (best[1]["5"], best[1]["1"]):
+            best = (params, hits)
+    out_of_fold(examples, folds, _fit_passages(best[0]), set_passage_scores)
+    return best[0], results
+
+
+def _name(params: TreeParams) -> str:
+    return f"{params.objective}-{params.rounds}x{params.leaves}-lr{params.learning_rate}"
+
+
+# --- stage 2: sentences -------------------------------------------------------------------
+
+
+def sentence_sets(examples: list[Example], k: int) -> list[SentenceSet]:
+    """Every example's sentences among its ``k`` best passages (as retrieval picks them)."""
+    out = []
+    for ex in examples:
+        picked = pick_passages(ex.hits, k)
+        cands = sentence_candidates(picked)
+        rows = (
+            sentence_features(ex.context, cands, {h.chunk_id: h.features for h in picked})
+            if cands
+            else np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32)
+        )
+        labels = np.array([bool(ex.gold) and ex.gold in normalise(c.text) for c in cands])
+        out.append(SentenceSet(ex, cands, rows, labels.astype(bool)))
+    return out
+
+
+def _fit_sentences(params: TreeParams):
+    def fit(train: list[SentenceSet]):
+        use = [s for s in train if s.example.supported and s.labels.any()]
+        x = np.vstack([s.rows for s in use])
+        y = np.concatenate([s.labels for s in use])
+        return fit_trees(x, y, [], params)
+
+    return fit
+
+
+def _score_sentences(model, sets: list[SentenceSet]) -> None:
+    for s in sets:
+        if len(s.cands):
+            for cand, score in zip(s.cands, model.raw(s.rows), strict=True):
+                cand.score = float(score)
+
+
+def sentence_hits(sets: list[SentenceSet]) -> dict[str, float]:
+    """Out-of-fold share of supported questions whose best sentence holds the answer."""
+    usable = [s for s in sets if s.example.supported]
+    tops = [
+        bool(len(s.cands)) and bool(s.labels[int(np.argmax([c.score for c in s.cands]))])
+        for s in usable
+    ]
+    return {"top1": _mean(tops)}
+
+
+def choose_sentence_model(sets, folds, progress) -> tuple[TreeParams, dict]:
+    """The sentence setting with the best out-of-fold top-sentence hit."""
+    by_block = _by_block(sets)
+    results, best = {}, None
+    for params in SENTENCE_GRID:
+        _oof(by_block, folds, _fit_sentences(params), _score_sentences)
+        hits = sentence_hits(sets)
+        results[_name(params)] = hits
+        progress(f"sentence {_name(params)}: {hits}")
+        if best is None or hits["top1"] > best[1]["top1"]:
+            best = (params, hits)
+    _oof(by_block, folds, _fit_sentences(best[0]), _score_sentences)
+    return best[0], results
+
+
+def _by_block(sets: list[SentenceSet]) -> dict[str, list[SentenceSet]]:
+    out: dict[str, list[SentenceSet]] = {}
+    for s in sets:
+        out.setdefault(s.example.block, []).append(s)
+    return out
+
+
+def _oof(by_block, folds, fit, apply) -> None:
+    for fold in folds:
+        inside = [s for b in fold for s in by_block.get(b, [])]
+        outside = [s for b, items in by_block.items() if b not in fold for s in items]
+        apply(fit(outside), inside)
+
+
+# --- stage 3: the answer, its checks and abstention ----------------------------------------
+
+
+@dataclass
+class Outcome:
+    """One question's answer under a setting, before the abstention threshold."""
+
+    supported: bool
+    values: list[float]  # ANSWER_FEATURES
+    answered_right: bool  # a chosen sentence holds the gold answer
+    cited_right: bool  # a chosen sentence's passage holds it
+    checks_failed: bool
+    sentences: int
+
+
+def outcomes(sets, keep: float, checks: list[str], lookup) -> list[Outcome]:
+    """Every question's chosen sentences and answer features under one setting."""
+    from ..topicality import eligible_sentences, failed_question_checks
+    from .compose import answer_values
+
+    out = []
+    for s in sets:
+        ex = s.example
+        order = np.argsort([-c.score for c in s.cands], kind="stable")
+        ranked = [s.cands[i] for i in order]
+        chosen = choose(eligible_sentences(ex.question.question, ranked, checks, lookup), 3, keep)
+        position = {id(c): i for i, c in enumerate(s.cands)}
+        rows = s.rows[[position[id(c)] for c in chosen]] if chosen else s.rows[:0]
+        picked = list({c.hit.chunk_id: c.hit for c in s.cands}.values()) or ex.hits[:1]
+        values = answer_values(ex.context, picked, ranked, rows)
+        failed = bool(chosen) and bool(
+            failed_question_checks(ex.question.question, picked, chosen, checks, lookup)
+        )
+        gold = ex.gold
+        out.append(
+            Outcome(
+                ex.supported,
+                [values[name] for name in ANSWER_FEATURES],
+                ex.supported and any(gold in normalise(c.text) for c in chosen),
+                ex.supported and any(gold in normalise(c.hit.text) for c in chosen),
+                failed or not chosen,
+                len(chosen),
+            )
+        )
+    return out
+
+
+def fit_abstention(rows: np.ndarray, labels: np.ndarray) -> dict:
+    """A logistic regression on standardised answer features (its own calibration)."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = rows.mean(axis=0), rows.std(axis=0) + 1e-6
+    model = LogisticRegression(C=1.0, max_iter=2000)
+    model.fit((rows - mean) / scale, labels)
+    weights = model.coef_[0] / scale
+    bias = float(model.intercept_[0] - (model.coef_[0] * mean / scale).sum())
+    return {"features": list(ANSWER_FEATURES), "weights": weights.tolist(), "bias": bias}
+
+
+def _probabilities(model: dict, rows: np.ndarray) -> np.ndarray:
+    z = rows @ np.asarray(model["weights"]) + model["bias"]
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def oof_probabilities(results: list[Outcome], blocks: list[str], folds) -> np.ndarray:
+    """Each question's answer probability from a model fitted on the other folds."""
+    rows = np.asarray([r.values for r in results])
+    labels = np.asarray([r.answered_right for r in results])
+    probs = np.zeros(len(results))
+    for fold in folds:
+        inside = np.asarray([b in fold for b in blocks])
+        if inside.all() or not labels[~inside].any():
+            continue
+        probs[inside] = _probabilities(fit_abstention(rows[~inside], labels[~inside]), rows[inside])
+    return probs
+
+
+def answer_metrics(results: list[Outcome], probs: np.ndarray, threshold: float) -> dict:
+    """Citation and answer hit of supported questions, declined shares, at a threshold."""
+    pairs = zip(results, probs, strict=True)
+    answered = [(p >= threshold) and not r.checks_failed for r, p in pairs]
+    sup = [(r, a) for r, a in zip(results, answered, strict=True) if r.supported]
+    unsup = [a for r, a in zip(results, answered, strict=True) if not r.supported]
+    return {
+        "citation_hit": _mean(r.cited_right and a for r, a in sup),
+        "answer_hit": _mean(r.answered_right and a for r, a in sup),
+        "supported_declined": _mean(not a for _, a in sup),
+        "unsupported_declined": _mean(not a for a in unsup),
+        "sentences": _mean([r.sentences for r, a in sup if a]) if sup else 0.0,
+    }
+
+
+def pick_threshold(results, probs) -> float:
+    """The highest threshold keeping supported questions wrongly declined within
+    ``MAX_WRONGLY_DECLINED`` (so as many unsupported ones as possible are declined)."""
+    best = 0.0
+    for threshold in np.round(np.arange(0.0, 0.96, 0.01), 2):
+        if answer_metrics(results, probs, threshold)["supported_declined"] <= MAX_WRONGLY_DECLINED:
+            best = float(threshold)
+    return best
+
+
+def choose_answer_setting(sets, folds, lookup, progress) -> tuple[dict, dict]:
+    """The extra-sentence ratio and kept checks with the best out-of-fold citation hit +
+    answer hit + unsupported declined, each at its own threshold."""
+    blocks = [s.example.block for s in sets]
+    checks_grid = [[]] + [[c] for c in SENTENCE_CHECKS + QUESTION_CHECKS]
+    checks_grid.append(list(SENTENCE_CHECKS + QUESTION_CHECKS))
+    tried, best = {}, None
+    for keep in KEEP_GRID:
+        for checks in checks_grid:
+            results = outcomes(sets, keep, checks, lookup)
+            probs = oof_probabilities(results, blocks, folds)
+            threshold = pick_threshold(results, probs)
+            metrics = answer_metrics(results, probs, threshold)
+            utility = (
+                metrics["citation_hit"] + metrics["answer_hit"] + metrics["unsupported_declined"]
+            )
+            name = f"keep={keep} checks={'+'.join(checks) or 'none'}"
+            tried[name] = {**metrics, "threshold": threshold, "utility": round(utility, 4)}
+            progress(f"answer {name}: {tried[name]}")
+            if best is None or utility > best[0]:
+                best = (utility, {"keep": keep, "checks": checks, "threshold": threshold}, results)
+    return best[1], tried
+
+
+# --- one whole run ------------------------------------------------------------------------
+
+
+def train(
+    train_dir: Path,
+    out_dir: Path,
+    embedder,
+    settings: Settings,
+    progress: Progress = print,
+    limit_blocks: int | None = None,
+    folds: int = FOLDS,
+    blocks: list[list[str]] | None = None,
+    max_articles: int | None = None,
+) -> TrainReport:
+    """Fit every model from the training blocks (or the given ``blocks`` of weeks) and
+    write them with their manifest."""
+    start = time.perf_counter()
+    blocks = blocks or training_weeks(train_dir, limit_blocks)
+    held = {w for b in held_out_blocks(make_blocks(week_names(train_dir))) for w in b}
+    if held & {w for b in blocks for w in b}:
+        raise ValueError("the held-out weeks are never trained on: choose other weeks")
+    examples, articles = build_examples(
+        train_dir, blocks, embedder, settings, progress, max_articles
+    )
+    lookup = articles.get
+    fold_sets = block_folds(examples, folds)
+    passage_params, passage_results = choose_passage_model(examples, fold_sets, progress)
+    sets = sentence_sets(examples, settings.k)
+    sentence_params, sentence_results = choose_sentence_model(sets, fold_sets, progress)
+    answer_setting, answer_results = choose_answer_setting(sets, fold_sets, lookup, progress)
+
+    # the shipped models: refitted on every training block
+    passage_model = _fit_passages(passage_params)(examples)
+    sentence_model = _fit_sentences(sentence_params)(sets)
+    results = outcomes(sets, answer_setting["keep"], answer_setting["checks"], lookup)
+    abstain = fit_abstention(
+        np.asarray([r.values for r in results]), np.asarray([r.answered_right for r in results])
+    )
+    abstain["threshold"] = answer_setting["threshold"]
+
+    own = [e for e in examples if not e.foreign]
+    report = TrainReport(
+        weeks=[w for b in blocks for w in b],
+        blocks=[f"{b[0]}+{len(b)}w" for b in blocks],
+        questions=len(own),
+        supported=sum(e.supported for e in own),
+        foreign=len(examples) - len(own),
+        passage={"chosen": _name(passage_params), "out_of_fold_hit_at": passage_results},
+        sentence={"chosen": _name(sentence_params), "out_of_fold": sentence_results},
+        answer={"chosen": answer_setting, "out_of_fold": answer_results},
+        seconds=round(time.perf_counter() - start, 1),
+    )
+    _write(out_dir, passage_model, sentence_model, abstain, answer_setting, report, settings)
+    return report
+
+
+def _write(out_dir, passage_model, sentence_model, abstain, answer_setting, report, settings):
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    passage_model.save(out_dir / "passage.npz")
+    sentence_model.save(out_dir / "sentence.npz")
+    (out_dir / "abstain.json").write_text(json.dumps(abstain, indent=1) + "\n")
+    manifest = {
+        "trained_on": {"weeks": report.weeks, "blocks": report.blocks},
+        "held_out_blocks_never_used": "see learn.weeks.held_out_blocks",
+        "settings": {
+            "embedding_model": settings.embedding_model,
+            "max_chunk_tokens": settings.max_chunk_tokens,
+            "chunk_overlap_sentences": settings.chunk_overlap_sentences,
+            "candidates": CANDIDATES,
+            "k": settings.k,
+            "folds": FOLDS,
+            "max_wrongly_declined": MAX_WRONGLY_DECLINED,
+        },
+        "features": {
+            "passage": list(PASSAGE_FEATURES),
+            "sentence": list(SENTENCE_FEATURES),
+            "answer": list(ANSWER_FEATURES),
+        },
+        "keep": answer_setting["keep"],
+        "checks": answer_setting["checks"],
+        "metrics": asdict(report),
+    }
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+def default_out_dir() -> Path:
+    return MODELS_DIR

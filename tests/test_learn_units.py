@@ -1,0 +1,102 @@
+"""Pure parts of the learning package: blocks and the held-out sample, the supported
+label, the tree evaluator against LightGBM, the vector cache and case/accent folding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.learn.trees import TreeEnsemble, from_lightgbm
+from assistant.learn.vectors import VectorCache, text_key
+from assistant.learn.weeks import (
+    held_out_blocks,
+    is_supported,
+    make_blocks,
+    support_text,
+    training_blocks,
+)
+from assistant.query import names_found
+from assistant.terms import content_terms, fold
+
+
+def _weeks(start: str, n: int) -> list[str]:
+    from datetime import date, timedelta
+
+    first = date.fromisoformat(start)
+    return [(first + timedelta(days=7 * i)).isoformat() for i in range(n)]
+
+
+def test_blocks_are_four_consecutive_weeks_and_a_gap_starts_a_new_block():
+    names = _weeks("2022-06-17", 6) + _weeks("2024-01-05", 9)
+    blocks = make_blocks(names)
+    assert [len(b) for b in blocks] == [4, 2, 4, 4, 1]
+    assert all(w in names for b in blocks for w in b)
+    assert sum(len(b) for b in blocks) == len(names)
+
+
+def test_held_out_blocks_are_fixed_full_and_disjoint_from_training():
+    blocks = make_blocks(_weeks("2024-01-05", 52) + _weeks("2025-01-03", 52))
+    held = held_out_blocks(blocks)
+    assert held == held_out_blocks(blocks)  # a fixed rule, not a draw
+    assert len(held) >= 4 and all(len(b) == 4 for b in held)
+    training = training_blocks(blocks)
+    assert not {w for b in held for w in b} & {w for b in training for w in b}
+    assert len(training) + len(held) == len(blocks)
+
+
+def test_supported_needs_the_answer_near_most_question_words():
+    question = "Which company announced layoffs of 10,000 workers this week?"
+    near = "Microsoft announced layoffs on Wednesday, cutting 10,000 workers from its staff."
+    far = "Microsoft shares rose. " + "x " * 400 + "Layoffs of 10,000 workers were announced."
+    assert is_supported(question, "Microsoft", [support_text(near)])
+    assert not is_supported(question, "Microsoft", [support_text(far)])
+    assert not is_supported(question, "Apple", [support_text(near)])
+
+
+def test_supported_counts_at_least_two_question_words():
+    # one content word ("capital") is not enough even if it is half of them
+    assert not is_supported("What is the capital?", "Paris", [support_text("The capital Paris")])
+
+
+def test_tree_ensemble_scores_like_lightgbm():
+    lightgbm = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 6)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] * x[:, 2] > 0).astype(float)
+    params = {"objective": "binary", "num_leaves": 7, "verbose": -1, "seed": 1}
+    booster = lightgbm.train(params, lightgbm.Dataset(x, label=y), num_boost_round=40)
+    ours = from_lightgbm(booster)
+    fresh = rng.normal(size=(50, 6)).astype(np.float32)
+    np.testing.assert_allclose(ours.raw(fresh), booster.predict(fresh, raw_score=True), atol=1e-9)
+
+
+def test_tree_ensemble_round_trips_through_its_file(tmp_path):
+    lightgbm = pytest.importorskip("lightgbm")
+    x = np.arange(200, dtype=np.float32).reshape(100, 2)
+    booster = lightgbm.train(
+        {"objective": "regression", "verbose": -1, "min_data_in_leaf": 5},
+        lightgbm.Dataset(x, label=x[:, 0] % 7),
+        num_boost_round=10,
+    )
+    model = from_lightgbm(booster)
+    model.save(tmp_path / "m.npz")
+    again = TreeEnsemble.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(again.raw(x), model.raw(x))
+
+
+def test_vector_cache_keys_by_model_text_and_spans(tmp_path):
+    cache = VectorCache(tmp_path / "v.sqlite")
+    a = text_key("m", "passage", "text", [(0, 4)])
+    assert a != text_key("m", "passage", "text", [(0, 3)])
+    assert a != text_key("other", "passage", "text", [(0, 4)])
+    cache.put({a: np.ones((2, 3), np.float32)})
+    again = VectorCache(tmp_path / "v.sqlite").get([a, "missing"])
+    assert list(again) == [a] and again[a].shape == (2, 3)
+
+
+@pytest.mark.parametrize("typed", ["Montreal", "MONTREAL", "montréal"])
+def test_names_and_terms_fold_case_and_accents(typed):
+    text = "Café owners in Montréal protested the new tax."
+    assert names_found([typed], text) == 1
+    assert content_terms(f"cafe owners {typed}") <= content_terms(text)
+    assert fold("São Paulo") == "sao paulo"
