@@ -283,6 +283,8 @@ def test_parse_feed_reads_rss_atom_and_json_and_refuses_the_rest():
     rss_feed = b'<rss version="0.91"><channel><title>Old</title><item><title>T</title><link>http://x/1</link></item></channel></rss>'
     parsed = parse_feed(rss_feed, "application/rss+xml")
     assert (parsed.title, parsed.entries[0].key) == ("Old", "http://x/1")
+    nbsp = rss_feed.replace(b"<title>Old</title>", b"<title>Old&nbsp;news</title>")
+    assert parse_feed(nbsp, "application/rss+xml").title == "Old news"  # tolerated
     with pytest.raises(IngestError, match="not a feed: not valid JSON"):
         parse_feed(b"{not json", "application/json")
     with pytest.raises(IngestError, match="no RSS, Atom or JSON Feed found"):
