@@ -107,6 +107,7 @@ def make_citation(marker: int, cand: Candidate, score: float) -> Citation:
         passage_start=int(meta["start"]),
         date=meta.get("date", ""),
         url=meta.get("url", ""),
+        outlet=meta.get("outlet", ""),
     )
 
 

@@ -1,5 +1,5 @@
 """Command line: ``assistant index|reindex|ask|sources|remove|eval|serve`` (thin over
-``Assistant``)."""
+``Assistant``); ``feeds`` and ``watch`` live in ``cli_feeds``."""
 
 from __future__ import annotations
 
@@ -53,7 +53,11 @@ def format_answer(answer: Answer) -> str:
     if cites:
         lines += ["", "Sources:" if answer.citations else "Related passages (not an answer):"]
     for c in cites:
-        lines.append(f"[{c.marker}] {c.title} — {c.source}, paragraph {c.paragraph}")
+        dated = ", ".join(filter(None, [c.outlet, c.date]))
+        lines.append(
+            f"[{c.marker}] {c.title} — {c.source}, paragraph {c.paragraph}"
+            + (f" ({dated})" if dated else "")
+        )
         lines.append(f"    “{c.quote}”")
     return "\n".join(lines)
 
@@ -164,6 +168,12 @@ def ask(
     ] = None,
     model: Annotated[str | None, typer.Option("--model", help="Model name for openai.")] = None,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as written.")] = False,
+    since: Annotated[
+        str, typer.Option("--since", help="Only articles published on or after YYYY-MM-DD.")
+    ] = "",
+    until: Annotated[
+        str, typer.Option("--until", help="Only articles published on or before YYYY-MM-DD.")
+    ] = "",
     index_dir: IndexDir = None,
     chroma_url: ChromaUrl = None,
     as_json: AsJson = False,
@@ -190,7 +200,11 @@ def ask(
         )
     for q in [question] if question else _read_questions(questions):
         try:
-            answer = _stream_answer(assistant, q) if stream else assistant.ask(q)
+            answer = (
+                _stream_answer(assistant, q, since, until)
+                if stream
+                else assistant.ask(q, since=since, until=until)
+            )
         except ValueError as exc:
             raise _fail(str(exc)) from exc
         typer.echo(
@@ -200,10 +214,10 @@ def ask(
         )
 
 
-def _stream_answer(assistant, question: str) -> Answer:
+def _stream_answer(assistant, question: str, since: str = "", until: str = "") -> Answer:
     """Print text deltas as they come; the verified answer is printed after them."""
     answer = None
-    for event in assistant.ask_stream(question):
+    for event in assistant.ask_stream(question, since=since, until=until):
         if isinstance(event, Answer):
             answer = event
         else:
@@ -235,7 +249,18 @@ def sources(
         typer.echo(
             json.dumps(
                 [
-                    s.model_dump(include={"doc_id", "title", "source", "chunks", "indexed_at"})
+                    s.model_dump(
+                        include={
+                            "doc_id",
+                            "title",
+                            "source",
+                            "chunks",
+                            "indexed_at",
+                            "date",
+                            "outlet",
+                            "sources",
+                        }
+                    )
                     for s in items
                 ]
             )
@@ -251,12 +276,18 @@ def remove(
     chroma_url: ChromaUrl = None,
     as_json: AsJson = False,
 ) -> None:
-    """Remove an article by its id, path or URL."""
-    removed = _assistant(index_dir=index_dir, chroma_url=chroma_url).remove(source_or_id)
+    """Remove an article by its id, path or URL.
+
+    An article also found under another source (a syndicated copy) keeps that one."""
+    assistant = _assistant(index_dir=index_dir, chroma_url=chroma_url)
+    removed, kept = assistant.remove_matching(source_or_id)
     if as_json:
-        typer.echo(json.dumps({"removed": removed}))
-    elif removed:
-        typer.echo(f"removed {len(removed)} article(s): {', '.join(removed)}")
+        typer.echo(json.dumps({"removed": removed, "kept": kept}))
+    elif removed or kept:
+        if removed:
+            typer.echo(f"removed {len(removed)} article(s): {', '.join(removed)}")
+        if kept:
+            typer.echo(f"removed the source; kept under its other sources: {', '.join(kept)}")
     else:
         raise _fail(f"no indexed article matches {source_or_id!r}")
 
@@ -355,6 +386,10 @@ def _register_learning() -> None:
 
 
 _register_learning()
+
+from .cli_feeds import register  # noqa: E402  (it builds on the options above)
+
+register(app)
 
 
 def main() -> None:

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # the 19k-chunk eval index; 400 found the exact top 40 in both for about 1 ms a query
     hnsw_ef_search: int = Field(400, ge=10, le=100_000, description="HNSW search effort")
     rrf_k: int = Field(60, ge=1, description="reciprocal-rank fusion constant (a feature)")
+    # Jaccard of body word 3-shingles at which an article is a copy of an indexed one;
+    # measured on the training weeks' articles (README, "Syndicated copies"); 0: off
+    duplicate_threshold: float = Field(0.8, ge=0.0, le=1.0)
+    # A question naming a period ("this week") prefers passages dated in it by this much
+    # of fused score (a rank-1 RRF share is 1/61); measured on the training weeks (README)
+    period_weight: float = Field(0.002, ge=0.0, le=1.0)
 
     answerer: str = "extractive"
     max_answer_sentences: int = Field(3, ge=1, le=10)
@@ -82,6 +88,15 @@ class Settings(BaseSettings):
     fetch_timeout_s: float = Field(20.0, gt=0, le=600, description="per URL download")
     max_question_chars: int = Field(2000, ge=10)
 
+    # Feeds (assistant/feeds.py) and scheduled refresh (assistant/watch.py)
+    feed_max_bytes: int = Field(5 * 1024 * 1024, ge=1, description="cap per feed document")
+    feeds_refresh_minutes: float | None = Field(
+        None, gt=0, description="serve: refresh feeds and re-read sources this often"
+    )
+    allow_private_urls: bool = Field(
+        False, description="web app beyond loopback: may fetch loopback and private addresses"
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=0, le=65535)
 
@@ -101,7 +116,9 @@ class Settings(BaseSettings):
         """The folder articles added through the web UI are written to."""
         return Path(self.uploads_dir or Path(self.index_dir) / "uploads")
 
-    @field_validator("chroma_url", "uploads_dir", "auth", "prompts_dir", mode="before")
+    @field_validator(
+        "chroma_url", "uploads_dir", "auth", "prompts_dir", "feeds_refresh_minutes", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return value or None

@@ -15,6 +15,7 @@ from typing import BinaryIO
 from urllib.parse import urlparse
 
 from .ingest import SUPPORTED_SUFFIXES, IngestError
+from .netguard import BadRedirect, BlockedAddress, opener
 
 _BLOCK = 64 * 1024
 _USER_AGENT = "news-assistant/0.1 (+offline article indexer)"
@@ -31,11 +32,20 @@ _TYPES = {
 
 @dataclass
 class Fetched:
-    """A downloaded body, with the suffix that says how to parse it."""
+    """A downloaded body, with the suffix that says how to parse it (``status`` 304 and no
+    body when a conditional request found it unchanged)."""
 
     data: bytes
     suffix: str
     charset: str | None
+    status: int = 200
+    headers: Message | None = None
+
+
+def outlet_of(url: str) -> str:
+    """The host of a URL without ``www.``: the outlet when the page names none."""
+    host = urlparse(url or "").hostname or ""
+    return host.removeprefix("www.")
 
 
 def is_url(text: str) -> bool:
@@ -43,30 +53,60 @@ def is_url(text: str) -> bool:
 
 
 def check_url(url: str) -> None:
-    """Only absolute http(s) URLs with a host are fetched."""
-    parsed = urlparse(url)
-    if parsed.scheme.lower() not in {"http", "https"} or not parsed.hostname:
+    """Only absolute http(s) URLs with a host are fetched (never ``file://``)."""
+    try:
+        parsed = urlparse(url)
+        host = parsed.hostname
+    except ValueError:
+        raise IngestError("not a valid http(s) URL") from None
+    scheme = parsed.scheme.lower()
+    if scheme and scheme not in {"http", "https"}:
+        raise IngestError(f"not a valid http(s) URL: {scheme}: URLs are not fetched")
+    if scheme not in {"http", "https"} or not host:
         raise IngestError("not a valid http(s) URL")
 
 
-def fetch(url: str, max_bytes: int, timeout_s: float) -> Fetched:
-    """Download ``url``; HTTP errors, timeouts and oversize bodies are clear errors."""
+def fetch(
+    url: str,
+    max_bytes: int,
+    timeout_s: float,
+    headers: dict[str, str] | None = None,
+    allow_private: bool = True,
+) -> Fetched:
+    """Download ``url``; HTTP errors, timeouts and oversize bodies are clear errors.
+    ``headers`` are sent too (``If-None-Match`` ...; a 304 answer comes back as status
+    304). Without ``allow_private``, loopback and private addresses are refused
+    (``netguard``)."""
     check_url(url)
-    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, **(headers or {})})
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        with opener(allow_private).open(request, timeout=timeout_s) as response:
             _check_length(response.headers, max_bytes)
             data = read_capped(response, max_bytes, time.monotonic() + timeout_s)
             headers = response.headers
     except urllib.error.HTTPError as exc:
-        raise IngestError(f"the server answered HTTP {exc.code} {exc.reason}") from None
+        if exc.code == 304:
+            return Fetched(b"", "", None, status=304, headers=exc.headers)
+        raise IngestError(_http_error(exc)) from None
     except urllib.error.URLError as exc:
+        if isinstance(exc.reason, BlockedAddress | BadRedirect):
+            raise IngestError(str(exc.reason)) from None
         raise IngestError(f"could not reach {urlparse(url).netloc}: {_reason(exc)}") from None
+    except (BlockedAddress, BadRedirect) as exc:
+        raise IngestError(str(exc)) from None
     except TimeoutError:
         raise IngestError(f"no answer within {timeout_s:g} s") from None
     except OSError as exc:
         raise IngestError(f"download failed: {exc}") from None
-    return Fetched(data, _suffix(url, headers), headers.get_content_charset())
+    return Fetched(data, _suffix(url, headers), headers.get_content_charset(), headers=headers)
+
+
+def _http_error(exc: urllib.error.HTTPError) -> str:
+    if 300 <= exc.code < 400 and "not allowed" in str(exc.reason):  # file:// and the like
+        return "the server redirected to a URL that is not http(s); not followed"
+    if 300 <= exc.code < 400:  # urllib gives up after 10 redirects or a repeated one
+        return f"too many redirects (HTTP {exc.code}: a redirect loop?); stopped following"
+    return f"the server answered HTTP {exc.code} {exc.reason}"
 
 
 def _check_length(headers: Message, max_bytes: int) -> None:

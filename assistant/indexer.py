@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import chunk_document, embedding_spans, embedding_text
+from .dates import backfill_date_numbers
+from .duplicates import CopyFinder, body_of, signature
 from .ingest import LoadResult
 from .inputs import load_inputs, plan_inputs
 from .lexical import update_lexical
@@ -28,7 +30,13 @@ from .locks import IndexBusyError, writer_lock
 from .schema import Chunk, Document, FileError, IndexReport
 from .store import ArticleStore, NewDocument
 
-__all__ = ["IndexBusyError", "IndexRun", "index_paths", "rebuild_lexical_if_changed"]
+__all__ = [
+    "IndexBusyError",
+    "IndexRun",
+    "index_loaded",
+    "index_paths",
+    "rebuild_lexical_if_changed",
+]
 
 Progress = Callable[[int, int, str], None]
 _LINE = re.compile(r"#L\d+$")
@@ -97,6 +105,7 @@ class IndexRun:
         self.containers: set[str] = set()  # JSONL files read in this run
         self.pending: list[Pending] = []
         self.committed: set[str] = set()
+        self.copies: CopyFinder | None = None  # loaded when the first new article comes
         for doc_id, meta in self.store.doc_records().items():
             self.sources[doc_id] = []
             for source in json.loads(meta.get("sources", "[]")) or [meta["source"]]:
@@ -125,11 +134,15 @@ class IndexRun:
             return
         doc, source = result.document, result.path
         previous = self.by_source.get(source, set()) - {doc.doc_id}
-        for old in previous:
-            self._unlink(source, old)
         known = doc.doc_id in self.sources
-        self._link(source, doc.doc_id)
-        if not known:
+        copy_of = None if known else self._copy_of(doc, source, previous)
+        target = copy_of or doc.doc_id
+        for old in previous - {target}:
+            self._unlink(source, old)
+        self._link(source, target)
+        if copy_of:
+            self.report.merged += 1
+        elif not known:
             chunks = chunk_document(
                 doc,
                 self.store.embedder.count_tokens,
@@ -137,7 +150,9 @@ class IndexRun:
                 self.store.settings.chunk_overlap_sentences,
             )
             self.pending.append(Pending(doc, chunks))
-        if previous:
+        if copy_of:
+            pass
+        elif previous:
             self.report.updated += 1
         elif known:
             self.report.unchanged += 1
@@ -145,6 +160,22 @@ class IndexRun:
             self.report.added += 1
         if sum(len(p.chunks) for p in self.pending) >= self.store.settings.index_batch_chunks:
             self.flush()
+
+    def _copy_of(self, doc: Document, source: str, previous: set[str]) -> str | None:
+        """The indexed (or queued) article ``doc`` is a near-copy of, if any; ``doc`` is
+        remembered as a candidate for later copies otherwise. An article held by this
+        source alone is its own older version (an edit), never a copy to merge into."""
+        if self.store.settings.duplicate_threshold <= 0:
+            return None  # merging turned off
+        if self.copies is None:
+            self.copies = CopyFinder(self.store.settings.duplicate_threshold)
+            self.copies.sync(self.store, Path(self.store.settings.index_dir))
+        minhash = signature(body_of(doc))
+        own = {d for d in previous if self.sources.get(d) == [source]}
+        found = self.copies.find(minhash, exclude=own)
+        if found is None:
+            self.copies.add(doc.doc_id, minhash)
+        return found
 
     def flush(self) -> None:
         """Embed all pending chunks in one batch, then write them in one store call."""
@@ -187,6 +218,10 @@ class IndexRun:
                 orphaned.append(doc_id)
                 self.report.removed += doc_id in self.dropped
         self.store.remove_documents(orphaned)
+        if self.copies is not None:  # signed new articles: keep them for the next run
+            for doc_id in orphaned:
+                self.copies.drop(doc_id)
+            self.copies.save(Path(self.store.settings.index_dir))
         return self.report
 
     def _stale_sources(self, sync_folders: list[str], read: set[str]) -> list[str]:
@@ -224,30 +259,36 @@ def index_paths(
 ) -> IndexReport:
     """Index files, folders and URLs; with ``sync``, forget files gone from the folders."""
     settings = store.settings
-    with writer_lock(Path(settings.index_dir)):
-        store.refresh_if_stale()  # write on top of what other processes wrote
-        store.remove_orphan_chunks()
-        before = store.revision()
+
+    def load():
         plan = plan_inputs(paths)
-        run = IndexRun(store, progress)
         results = load_inputs(plan, settings.max_file_bytes, settings.fetch_timeout_s)
-        run.run(results, len(plan.items))
-        report = run.finish(plan.folders if sync else [], plan.sources())
-        rebuild_lexical_if_changed(store, before)
-    return report
+        return results, len(plan.items), plan.folders if sync else [], plan.sources()
+
+    return _locked_run(store, progress, load)
 
 
 def index_loaded(
     store: ArticleStore, results: list[LoadResult], progress: Progress | None = None
 ) -> IndexReport:
-    """Index documents already loaded (``LoadResult`` with a source and a document), as
-    ``index_paths`` indexes files: unchanged ones are skipped, nothing is forgotten."""
+    """Index documents already loaded (feed entries, a training corpus), each under its
+    ``path`` as source, as ``index_paths`` indexes files: one writer, crash-safe, unchanged
+    articles skipped, nothing forgotten."""
+    read = {r.path for r in results}
+    return _locked_run(store, progress, lambda: (iter(results), len(results), [], read))
+
+
+def _locked_run(store: ArticleStore, progress: Progress | None, load) -> IndexReport:
+    """Hold the writer lock, load (``load()`` gives results, their count, folders to sync
+    and every source read) and run the indexer over what was loaded."""
     with writer_lock(Path(store.settings.index_dir)):
-        store.refresh_if_stale()
+        store.refresh_if_stale()  # write on top of what other processes wrote
         store.remove_orphan_chunks()
+        backfill_date_numbers(store)  # an index from before dates were numbers
+        results, total, folders, read = load()
         run = IndexRun(store, progress)
-        run.run(results, len(results))
-        report = run.finish([], {r.path for r in results})
+        run.run(results, total)
+        report = run.finish(folders, read)
         rebuild_lexical_if_changed(store)
     return report
 

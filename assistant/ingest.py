@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .dates import date_from_url, html_date, normalize_date
 from .schema import Document, Span
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -160,10 +161,13 @@ def split_paragraphs(text: str, start: int = 0) -> list[Span]:
 
 
 def parse_text(text: str, source: str, markdown: bool = False) -> Document:
-    """Parse a plain-text or Markdown article: title line, header lines, paragraphs."""
+    """Parse a plain-text or Markdown article: title line, header lines, paragraphs.
+    A text of one paragraph is a news brief (see ``parse_brief``)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise IngestError("empty file: no text to index")
+    if len(split_paragraphs(text)) == 1 and not (markdown or text.lstrip().startswith("#")):
+        return parse_brief(text, source)
     lines = text.split("\n")
     idx, offset = _skip_blank(lines, 0, 0)
     title = lines[idx].strip()
@@ -173,6 +177,30 @@ def parse_text(text: str, source: str, markdown: bool = False) -> Document:
     meta, offset = _read_headers(lines, idx + 1, offset)
     body_start = min(offset, len(text))
     return build_document(text, title, source, body_start, meta)
+
+
+_FIRST_SENTENCE = re.compile(r"(.+?[.!?])(?=\s+[\"“‘(]?[A-Z0-9]|\s*$)", re.DOTALL)
+_TITLE_MAX = 150
+
+
+def parse_brief(text: str, source: str) -> Document:
+    """One paragraph is the whole article: its title is the first sentence when that is
+    short enough to read as a headline, else the file name."""
+    [paragraph] = split_paragraphs(text)
+    body = text[paragraph.start : paragraph.end]
+    match = _FIRST_SENTENCE.match(body)
+    first = " ".join((match[1] if match else body).split()).rstrip(".")
+    if len(first) > _TITLE_MAX:
+        stem = re.split(r"[\\/]", source)[-1].rsplit(".", 1)[0]
+        first = " ".join(re.sub(r"[_-]+", " ", stem).split()) or first[:_TITLE_MAX]
+    return Document(
+        doc_id=content_id(first, body),
+        title=first[:300],
+        text=text,
+        source=source,
+        paragraphs=[paragraph],
+        body_start=paragraph.start,
+    )
 
 
 def _skip_blank(lines: list[str], idx: int, offset: int) -> tuple[int, int]:
@@ -204,15 +232,17 @@ def build_document(text: str, title: str, source: str, body_start: int, meta: di
     if not paragraphs:
         raise IngestError("no article text after the title")
     body = text[paragraphs[0].start :]
+    url = meta.get("url", "")
     return Document(
         doc_id=content_id(title, body),
         title=title[:300],
         text=text,
         source=source,
-        date=meta.get("date", ""),
-        url=meta.get("url", ""),
+        date=normalize_date(meta.get("date")) or date_from_url(url),
+        url=url,
         paragraphs=paragraphs,
         body_start=paragraphs[0].start,
+        outlet=meta.get("outlet", ""),
     )
 
 
@@ -227,7 +257,10 @@ def parse_html(html: str, source: str) -> Document:
             soup, "article:published_time", "date", "pubdate", "publish-date", "dc.date"
         ),
         "url": _html_canonical(soup),
+        "outlet": _html_meta(soup, "og:site_name", "application-name", with_time=False),
     }
+    if not normalize_date(meta["date"]):
+        meta["date"] = html_date(html, meta["url"])
     body = _html_main_text(html, soup)
     if not body.strip():
         raise IngestError("no readable text in the HTML (only markup or scripts)")
@@ -247,11 +280,13 @@ def _html_title(soup) -> str:
     return h1.get_text(" ", strip=True) if h1 else ""
 
 
-def _html_meta(soup, *names: str) -> str:
+def _html_meta(soup, *names: str, with_time: bool = True) -> str:
     for name in names:
         tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
         if tag and tag.get("content", "").strip():
             return tag["content"].strip()
+    if not with_time:
+        return ""
     time_tag = soup.find("time", attrs={"datetime": True})
     return time_tag["datetime"].strip() if time_tag else ""
 

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
-from .fetch import fetch, is_url
+from .dates import date_from_url
+from .fetch import fetch, is_url, outlet_of
 from .formats import parse_jsonl
 from .ingest import (
     JSONL_SUFFIX,
@@ -130,6 +131,8 @@ def load_input(item: Input, max_bytes: int, timeout_s: float) -> Iterator[LoadRe
     doc = parse_bytes(data, item.source, suffix, charset)
     if item.path is None:
         doc.url = doc.url or item.source
+        doc.date = doc.date or date_from_url(item.source)
+        doc.outlet = doc.outlet or outlet_of(doc.url)
     yield LoadResult(item.source, document=doc)
 
 

@@ -131,8 +131,11 @@ class LexicalIndex:
             self.terms, self.chunk_ids, self.doc_ids, self.matrix, revision, self.generation
         )
 
-    def search(self, query: str, n: int) -> list[tuple[str, float]]:
-        """Best ``n`` chunk ids with a positive BM25 score, best first."""
+    def search(
+        self, query: str, n: int, only_docs: frozenset[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Best ``n`` chunk ids with a positive BM25 score, best first; with ``only_docs``,
+        only chunks of those articles (a date range)."""
         columns = [self.vocab[t] for t in bm25_tokens([query])[0] if t in self.vocab]
         if not columns or not len(self) or n < 1:
             return []
@@ -145,6 +148,8 @@ class LexicalIndex:
             df = self._df[col]
             idf = np.log(1 + (total - df + 0.5) / (df + 0.5))
             scores[rows] += idf * tf / (tf + self._norm[rows])
+        if only_docs is not None:
+            scores[[d not in only_docs for d in self.doc_ids]] = 0.0
         return self._top(scores, n)
 
     def term_weights(self, query: str) -> dict[str, float]:

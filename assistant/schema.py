@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, computed_field, field_validator
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Document:
     url: str = ""
     paragraphs: list[Span] = field(default_factory=list)
     body_start: int = 0
+    outlet: str = ""  # the publisher: a site or feed name, else the URL's host
 
 
 @dataclass
@@ -58,8 +59,17 @@ class Citation(BaseModel):
     score: float
     paragraph: int = 0
     passage_start: int = 0
-    date: str = ""
+    date: str = ""  # publication day, ISO YYYY-MM-DD ("" when unknown)
     url: str = ""
+    outlet: str = ""
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _iso_date(cls, value: str) -> str:
+        """Dates of articles indexed before dates were normalised come out as ISO too."""
+        from .dates import normalize_date
+
+        return normalize_date(value)
 
 
 class AnswerSentence(BaseModel):
@@ -109,6 +119,7 @@ class IndexReport(BaseModel):
     removed: int = 0
     chunks: int = 0
     errors: list[FileError] = Field(default_factory=list)
+    merged: int = 0  # near-copies of indexed articles, recorded as their other sources
 
 
 class SourceInfo(BaseModel):
@@ -121,3 +132,4 @@ class SourceInfo(BaseModel):
     indexed_at: str
     date: str = ""
     sources: list[str] = Field(default_factory=list)
+    outlet: str = ""

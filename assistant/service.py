@@ -20,8 +20,9 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from .answer import ExtractiveAnswerer
 from .config import Settings
 from .conversation import condense_question, is_follow_up, suggest_questions
+from .dates import parse_user_date, range_filter
 from .embeddings import get_embedder
-from .indexer import Progress, file_of, index_paths, rebuild_lexical_if_changed
+from .indexer import Progress, file_of, index_loaded, index_paths, rebuild_lexical_if_changed
 from .locks import writer_lock
 from .retrieval import HybridRetriever
 from .schema import Answer, FileError, IndexReport, SourceInfo
@@ -31,6 +32,13 @@ from .uploads import UploadError, pasted_article, store_file, write_upload
 
 class QuestionError(ValueError):
     """The question is empty or too long."""
+
+
+def date_range(since: str = "", until: str = "") -> tuple[int | None, int | None]:
+    """``--since``/``--until`` as ``date_num`` bounds; ``DateError`` when unreadable."""
+    low, high = parse_user_date(since, "--since"), parse_user_date(until, "--until")
+    range_filter(low, high)  # refuses since > until
+    return low, high
 
 
 def make_answerer(settings: Settings, embedder, library=None) -> Any:
@@ -65,7 +73,13 @@ def build_chain(retriever: HybridRetriever, answerer) -> Runnable:
 
     def retrieve(inputs: dict) -> dict:
         start = time.perf_counter()
-        passages, _ = retriever.search(inputs["question"], inputs.get("k"), inputs.get("as_of"))
+        passages, _ = retriever.search(
+            inputs["question"],
+            inputs.get("k"),
+            inputs.get("as_of"),
+            since=inputs.get("since"),
+            until=inputs.get("until"),
+        )
         return {**inputs, "passages": passages, "retrieve_ms": (time.perf_counter() - start) * 1e3}
 
     def respond(inputs: dict) -> Answer:
@@ -155,14 +169,30 @@ class Assistant:
             )
         return question
 
-    def ask(self, question: str, k: int | None = None, as_of: date | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        as_of: date | None = None,
+        since: str = "",
+        until: str = "",
+    ) -> Answer:
         """Answer one question with citations (or abstain); ``as_of`` is the day it is
-        asked (default: the newest article's date), which recency counts from."""
+        asked (default: the newest article's date), which recency counts from;
+        ``since``/``until`` (``YYYY-MM-DD``) limit it to articles published in that range."""
         question = self.check_question(question)
-        return self.chain.invoke({"question": question, "k": k, "as_of": as_of})
+        since_num, until_num = date_range(since, until)
+        return self.chain.invoke(
+            {"question": question, "k": k, "as_of": as_of, "since": since_num, "until": until_num}
+        )
 
     def ask_stream(
-        self, question: str, k: int | None = None, answerer: str | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        answerer: str | None = None,
+        since: str = "",
+        until: str = "",
     ) -> Iterator[str | Answer]:
         """Answer text as it is composed (str deltas), then the final ``Answer``.
 
@@ -170,9 +200,10 @@ class Assistant:
         yield their answer sentence by sentence. ``answerer`` picks a backend by name.
         """
         question = self.check_question(question)
+        since_num, until_num = date_range(since, until)
         backend = self.answerer_for(answerer)
         start = time.perf_counter()
-        passages, _ = self.retriever.search(question, k)
+        passages, _ = self.retriever.search(question, k, since=since_num, until=until_num)
         retrieve_ms = (time.perf_counter() - start) * 1e3
         stream = getattr(backend, "stream", None)
         if _library_is_empty(passages, self.store):
@@ -197,10 +228,18 @@ class Assistant:
         with self._write_lock:
             return index_paths(self.store, paths, progress, sync)
 
-    def reindex(self, progress: Progress | None = None) -> IndexReport:
-        """Read every recorded file and URL again and pick up changes."""
+    def reindex(
+        self, progress: Progress | None = None, skip: frozenset[str] = frozenset()
+    ) -> IndexReport:
+        """Read every recorded file and URL again (but those in ``skip``) and pick up
+        changes."""
         sources = {file_of(s) for info in self.sources() for s in info.sources or [info.source]}
-        return self.index(sorted(sources), progress)
+        return self.index(sorted(sources - skip), progress)
+
+    def index_loaded(self, results: list, progress: Progress | None = None) -> IndexReport:
+        """Index documents loaded elsewhere (feed entries) like files."""
+        with self._write_lock:
+            return index_loaded(self.store, results, progress)
 
     @property
     def upload_folder(self) -> Path:
@@ -261,13 +300,30 @@ class Assistant:
         return self.store.list_sources()
 
     def remove(self, source_or_id: str) -> list[str]:
-        """Remove articles by doc id, path or URL; returns the removed ids."""
+        """Remove articles by doc id, path or URL; returns the ids of articles deleted
+        (an article with other sources loses only the named one, see ``remove_matching``)."""
+        return self.remove_matching(source_or_id)[0]
+
+    def remove_matching(self, source_or_id: str) -> tuple[list[str], list[str]]:
+        """Remove an article by id, or a path or URL from the articles recorded under it:
+        an article found under other sources too (a syndicated copy) keeps those and
+        stays. Returns (deleted ids, ids that only lost the source)."""
         with self._write_lock, writer_lock(self.settings.index_dir):
             self.store.refresh_if_stale()
-            ids = self.match_sources(source_or_id)
-            self.store.remove_documents(ids)
+            records = self.store.doc_records()
+            deleted, kept = [], []
+            wanted = {source_or_id, os.path.abspath(source_or_id)}
+            for doc_id in self.match_sources(source_or_id):
+                sources = json.loads(records[doc_id].get("sources", "[]"))
+                rest = [s for s in sources if s not in wanted and file_of(s) not in wanted]
+                if doc_id == source_or_id or not rest:
+                    deleted.append(doc_id)
+                else:
+                    self.store.set_sources(doc_id, rest)
+                    kept.append(doc_id)
+            self.store.remove_documents(deleted)
             rebuild_lexical_if_changed(self.store)
-        return ids
+        return deleted, kept
 
     def match_sources(self, source_or_id: str) -> list[str]:
         """Doc ids matching an id, a recorded path (relative paths too) or a URL."""

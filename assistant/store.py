@@ -26,6 +26,7 @@ from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
 from .config import Settings
+from .dates import date_number
 from .locks import IndexBusyError, writer_lock
 from .schema import Chunk, Document, SourceInfo, Span
 from .sentence_vectors import FOLDER as SENTENCE_FOLDER
@@ -437,6 +438,7 @@ class ArticleStore:
             url=meta.get("url", ""),
             paragraphs=[Span(a, b) for a, b in json.loads(meta["paragraphs"])],
             body_start=int(meta.get("body_start", 0)),
+            outlet=meta.get("outlet", ""),
         )
 
     def chunk_count(self) -> int:
@@ -505,14 +507,17 @@ class ArticleStore:
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
 
-    def dense_search(self, vector: list[float], n: int, total: int | None = None):
+    def dense_search(
+        self, vector: list[float], n: int, total: int | None = None, where: dict | None = None
+    ):
         """Nearest chunks by cosine similarity (1 - distance). ``total``, the number of
-        chunks if the caller knows it, spares a count on every query."""
+        chunks if the caller knows it, spares a count on every query; ``where`` is a Chroma
+        metadata filter (a date range)."""
         total = self.chunks.count() if total is None else total
         if total == 0:
             return []
         hits = self.vectors.similarity_search_by_vector_with_relevance_scores(
-            vector, k=min(n, total)
+            vector, k=min(n, total), filter=where
         )
         return [
             StoredChunk(d.id, d.page_content, d.metadata, 1.0 - float(dist)) for d, dist in hits
@@ -544,7 +549,9 @@ def chunk_metadata(doc: Document, chunk: Chunk) -> dict[str, Any]:
         "title": doc.title,
         "source": doc.url or doc.source,
         "date": doc.date,
+        "date_num": date_number(doc.date),
         "url": doc.url,
+        "outlet": doc.outlet,
         "sentences": json.dumps(chunk.sentences),
     }
 
@@ -556,7 +563,9 @@ def _doc_metadata(doc: Document, n_chunks: int, sources: list[str]) -> dict[str,
         "source": doc.url or doc.source,
         "sources": json.dumps(sources),
         "date": doc.date,
+        "date_num": date_number(doc.date),
         "url": doc.url,
+        "outlet": doc.outlet,
         "chunks": n_chunks,
         "indexed_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "body_start": doc.body_start,
@@ -573,4 +582,5 @@ def _source_info(doc_id: str, meta: dict[str, Any]) -> SourceInfo:
         indexed_at=meta["indexed_at"],
         date=meta.get("date", ""),
         sources=json.loads(meta.get("sources", "[]")),
+        outlet=meta.get("outlet", ""),
     )

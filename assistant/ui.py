@@ -15,8 +15,10 @@ from pathlib import Path
 import gradio as gr
 from gradio.utils import get_upload_folder as gradio_upload_folder
 
+from . import ui_feeds
 from . import ui_format as fmt
 from .config import Settings
+from .dates import DateError
 from .indexer import IndexBusyError
 from .schema import Answer, IndexReport
 from .security import RequestGuard, deployment_warnings, make_auth, parse_users
@@ -50,6 +52,7 @@ class ChatHandlers:
         k: float,
         backend: str,
         show_scores: bool,
+        period: tuple[str, str] | list[str] = ("", ""),
     ) -> Iterator[tuple]:
         """Stream one answer into the chat: the question, partial text, the cited answer."""
         message = (message or "").strip()
@@ -66,14 +69,14 @@ class ChatHandlers:
         try:
             self.assistant.check_question(message)  # the length cap, before any other work
             asked = self.assistant.condense(message, context.get("questions", []), backend)
-            for event in self._events(asked, int(k), backend):
+            for event in self._events(asked, int(k), backend, *(period or ("", ""))):
                 if isinstance(event, Answer):
                     shown_as = asked if asked != message else ""
                     reply = fmt.render_answer(event, turn, show_scores, shown_as)
                 else:
                     pending["content"] = fmt.render_partial(event)
                     yield gr.skip(), [*history, pending], gr.skip(), gr.skip()
-        except QuestionError as exc:
+        except (QuestionError, DateError) as exc:
             reply = fmt.render_error(f"That question can't be asked: {exc}.")
         except Exception:  # the page must keep working whatever one question does
             log.exception("answering %r failed", message)
@@ -84,7 +87,9 @@ class ChatHandlers:
         }
         yield gr.skip(), [*history, {"role": "assistant", "content": reply}], context, gr.skip()
 
-    def _events(self, question: str, k: int, backend: str) -> Iterator[str | Answer]:
+    def _events(
+        self, question: str, k: int, backend: str, since: str = "", until: str = ""
+    ) -> Iterator[str | Answer]:
         """Cumulative answer text, then the final Answer (falls back to extractive when the
         chosen backend cannot be loaded)."""
         note = ""
@@ -94,7 +99,8 @@ class ChatHandlers:
             note = f"The {backend} answerer is not available ({exc}); answered extractively."
             backend = "extractive"
         text = ""
-        for event in self.assistant.ask_stream(question, k=k, answerer=backend):
+        stream = self.assistant.ask_stream(question, k, backend, since, until)
+        for event in stream:
             if isinstance(event, Answer):
                 event.note = " ".join(filter(None, [event.note, note]))
                 yield event
@@ -102,12 +108,15 @@ class ChatHandlers:
                 text += event
                 yield text
 
-    def answer_json(self, question: str, k: int = 0, answerer: str = "") -> dict:
-        """The JSON contract of ``assistant ask --json``, for API clients."""
+    def answer_json(
+        self, question: str, k: int = 0, answerer: str = "", since: str = "", until: str = ""
+    ) -> dict:
+        """The JSON contract of ``assistant ask --json``, for API clients; ``since`` and
+        ``until`` (YYYY-MM-DD) limit it to articles of that range."""
         final = None
         try:
             for event in self.assistant.ask_stream(
-                question, k=k or None, answerer=answerer or None
+                question, k or None, answerer or None, since, until
             ):
                 final = event
         except (QuestionError, ValueError) as exc:  # shown to the caller, not a server fault
@@ -300,6 +309,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             queue=False,
         )
         _wire_library(library, lib_ui, refresh_outputs, s.read_only)
+        feeds = ui_feeds.FeedHandlers(assistant, s.read_only)
+        ui_feeds.wire(
+            demo, feeds, lib_ui["feeds"], (library.refresh, lib_ui["filter"], refresh_outputs)
+        )
         set_ui["backend"].change(
             chat.check_backend, set_ui["backend"], [set_ui["backend"], set_ui["status"]]
         )
@@ -378,6 +391,7 @@ def _library_tab(s: Settings) -> dict:
             "articles cannot be added or removed here.</div></div>"
         )
         ui.update(choice=gr.Dropdown(visible=False), folder=gr.Dropdown(visible=False))
+        ui["feeds"] = ui_feeds.feeds_section(read_only=True)
         return ui
     with gr.Row(elem_id="remove-row", equal_height=False):
         ui["choice"] = gr.Dropdown(
@@ -424,6 +438,7 @@ def _library_tab(s: Settings) -> dict:
             elem_id="folder",
         )
         ui["reindex"] = gr.Button("Re-index", scale=1, min_width=110, elem_id="reindex")
+    ui["feeds"] = ui_feeds.feeds_section(read_only=False)
     return ui
 
 
@@ -438,13 +453,27 @@ def _settings_tab(assistant: Assistant) -> dict:
         elem_id="backend",
     )
     scores = gr.Checkbox(value=s.show_scores, label="Show relevance scores", elem_id="scores")
+    with gr.Row(equal_height=True):
+        since = gr.Textbox(
+            label="Articles published since", placeholder="YYYY-MM-DD", elem_id="since"
+        )
+        until = gr.Textbox(label="until", placeholder="YYYY-MM-DD", elem_id="until")
+    period = gr.State(("", ""))
+    for box in (since, until):
+        box.change(lambda a, b: (a, b), [since, until], period, api_name=False, queue=False)
     status = gr.HTML()
     gr.Markdown(
         f"Index: `{Path(s.index_dir).name}` · embedding model: `{s.embedding_model}` · "
         f"questions up to {s.max_question_chars:,} characters. "
         "These settings apply to this browser tab only."
     )
-    return {"k": k, "backend": backend, "scores": scores, "status": status}
+    return {
+        "k": k,
+        "backend": backend,
+        "scores": scores,
+        "status": status,
+        "period": period,
+    }
 
 
 def _wire_chat(chat: ChatHandlers, ui: dict, settings_ui: dict, context) -> None:
@@ -455,6 +484,7 @@ def _wire_chat(chat: ChatHandlers, ui: dict, settings_ui: dict, context) -> None
         settings_ui["k"],
         settings_ui["backend"],
         settings_ui["scores"],
+        settings_ui["period"],  # a State: not a parameter of the /ask API
     ]
     outputs = [ui["box"], ui["chatbot"], context, ui["examples_box"]]
     ui["box"].submit(chat.respond, inputs, outputs, api_name="ask")
@@ -570,6 +600,11 @@ def launch(settings: Settings, assistant: Assistant | None = None, **overrides):
         print(f"warning: {warning}", file=sys.stderr)
     assistant = assistant or Assistant(settings)
     demo = build_app(assistant)
+    if settings.feeds_refresh_minutes and not settings.read_only:
+        from .watch import start_background
+
+        allowed = ui_feeds.private_fetches_allowed(settings)
+        demo.feed_refresh = start_background(assistant, settings.feeds_refresh_minutes, allowed)
     demo.queue(
         max_size=settings.queue_max_size, default_concurrency_limit=settings.concurrency_limit
     )

@@ -108,8 +108,11 @@ def anchor_id(turn: str, marker: int) -> str:
 def citation_card(
     citation: Citation, turn: str, show_scores: bool = True, related: bool = False
 ) -> str:
-    """One source card: number, title, source link, paragraph, score, highlighted passage."""
+    """One source card: number, title, outlet, source link, date, paragraph, score, and the
+    highlighted passage."""
     meta = [source_html(citation.source, citation.url)]
+    if citation.outlet and citation.outlet != source_label(citation.source, citation.url):
+        meta.insert(0, f'<span class="cite-outlet">{escape(citation.outlet)}</span>')
     if citation.date:
         meta.append(f'<span class="cite-date">{escape(citation.date)}</span>')
     if citation.paragraph:

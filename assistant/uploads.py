@@ -130,6 +130,4 @@ def pasted_article(title: str, text: str, max_bytes: int) -> tuple[str, bytes]:
     data = body.encode("utf-8")
     if len(data) > max_bytes:
         raise UploadError(f"the text is {len(data):,} bytes, over the {max_bytes:,}-byte limit")
-    if not title and len(text.splitlines()) < 2:
-        raise UploadError("give a title, or put the title on the first line of the text")
     return text_filename(title, text), data

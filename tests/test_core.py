@@ -141,7 +141,7 @@ def test_cli_json_contract(tmp_path, embedder):
     result = runner.invoke(app, ["index", str(SEEDS), "--index-dir", index_dir, "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert set(report) == {"added", "updated", "unchanged", "removed", "chunks", "errors"}
+    assert set(report) == {"added", "updated", "unchanged", "removed", "chunks", "errors", "merged"}
     assert report["added"] == 1 and report["chunks"] > 0
 
     result = runner.invoke(
@@ -157,7 +157,8 @@ def test_cli_json_contract(tmp_path, embedder):
 
     result = runner.invoke(app, ["sources", "--index-dir", index_dir, "--json"])
     listed = json.loads(result.stdout)
-    assert [set(s) for s in listed] == [{"doc_id", "title", "source", "chunks", "indexed_at"}]
+    keys = {"doc_id", "title", "source", "chunks", "indexed_at", "date", "outlet", "sources"}
+    assert [set(s) for s in listed] == [keys]
 
 
 def test_cli_questions_file_streams_one_object_per_line(tmp_path, seed_index_dir):

@@ -117,10 +117,13 @@ def test_kill_9_part_way_then_reopen_and_finish(tmp_path, make_assistant):
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err
     report = json.loads(out)
-    assert (report["added"], report["unchanged"]) == (ARTICLES - len(records), len(records))
+    # two of the real articles are the same sign-up page under two headlines: the second is
+    # recorded as a source of the first (see duplicates), in whichever run reached it
+    new = report["added"] + report["merged"]
+    assert (new, report["unchanged"]) == (ARTICLES - len(records), len(records))
 
     state = index_state(reader.store)  # no orphans left, every count right
-    assert len(state) == ARTICLES
+    assert len(state) == ARTICLES - report["merged"]
     titles = {s.doc_id: s.title for s in reader.sources()}
     new_id = next(d for d in state if d not in records)
     passages, _ = reader.retriever.search(titles[new_id], 3)

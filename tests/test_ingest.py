@@ -32,7 +32,7 @@ def test_markdown_header_lines_give_url_and_date():
         "First para.\n\nSecond para.\n"
     )
     doc = parse_text(text, "a.md", markdown=True)
-    assert (doc.title, doc.url, doc.date) == ("Big news", "https://example.com/a", "2022/11/04")
+    assert (doc.title, doc.url, doc.date) == ("Big news", "https://example.com/a", "2022-11-04")
     assert [doc.text[p.start : p.end] for p in doc.paragraphs] == ["First para.", "Second para."]
 
 
@@ -90,3 +90,33 @@ def test_split_paragraphs_offsets_are_exact():
     text = "  Lead para.\n\nHeading\nNext one.  \n"
     spans = split_paragraphs(text)
     assert [text[s.start : s.end] for s in spans] == ["Lead para.", "Heading", "Next one."]
+
+
+def test_a_one_paragraph_brief_is_an_article_titled_by_its_first_sentence():
+    brief = "Ferry service resumes after the storm. Boats run hourly from Monday.\n"
+    doc = parse_text(brief, "/news/ferry-brief.txt")
+    assert doc.title == "Ferry service resumes after the storm"
+    assert doc.text[doc.body_start :].startswith("Ferry service resumes")
+    assert [doc.text[p.start : p.end] for p in doc.paragraphs] == [brief.strip()]
+    wrapped = (
+        "The harbour board met on Tuesday and agreed to rebuild the north pier\n"
+        "before the winter storms.\n"
+    )
+    assert parse_text(wrapped, "pier.txt").title == (
+        "The harbour board met on Tuesday and agreed to rebuild the north pier before the "
+        "winter storms"
+    )
+    long_sentence = "word " * 60 + "end.\n"
+    assert parse_text(long_sentence, "/news/harbour_board-notes.txt").title == "harbour board notes"
+    with pytest.raises(IngestError, match="no article text after the title"):
+        parse_text("# Only a heading\n", "x.md", markdown=True)
+
+
+@pytest.mark.slow
+def test_a_brief_is_indexed_and_answered(make_assistant, tmp_path):
+    brief = tmp_path / "brief.txt"
+    brief.write_text("The city pool reopens on Saturday after a two-year renovation.\n")
+    assistant = make_assistant()
+    assert assistant.index([str(brief)]).added == 1
+    answer = assistant.ask("When does the city pool reopen?")
+    assert not answer.abstained and "Saturday" in answer.answer

@@ -51,6 +51,16 @@ def test_json_api_follows_the_contract(client):
         assert cite["quote"] in cite["passage"]
 
 
+def test_json_api_takes_a_date_range(client):
+    """The seed article is undated: any range leaves it out; a bad date is the caller's error."""
+    question = "What did Putin say about NATO?"
+    assert not client.predict(question, 3, "", "", "", api_name="/answer")["abstained"]
+    answer = client.predict(question, 3, "", "2024-01-01", "", api_name="/answer")
+    assert answer["abstained"] and not answer["citations"]
+    with pytest.raises(Exception, match="--until must be a date like 2024-06-05, got 'later'"):
+        client.predict(question, 3, "", "", "later", api_name="/answer")
+
+
 def test_follow_up_in_one_session_uses_the_previous_question(client):
     _, chat = ask(client, "What did Putin say about South Korea?")
     reply, _ = ask(client, "And what did he say about NATO?", chat)
