@@ -54,9 +54,6 @@ class Settings(BaseSettings):
     # Jaccard of body word 3-shingles at which an article is a copy of an indexed one;
     # measured on the training weeks' articles (README, "Syndicated copies"); 0: off
     duplicate_threshold: float = Field(0.8, ge=0.0, le=1.0)
-    # A question naming a period ("this week") prefers passages dated in it by this much
-    # of fused score (a rank-1 RRF share is 1/61); measured on the training weeks (README)
-    period_weight: float = Field(0.002, ge=0.0, le=1.0)
 
     answerer: str = "extractive"
     max_answer_sentences: int = Field(3, ge=1, le=10)

@@ -228,25 +228,10 @@ def _day_period(text: str, newest: date) -> Period | None:
 
 def period_bonus(period: Period | None, date_num: int) -> float:
     """1.0 for a passage dated inside ``period``, else 0. Undated passages get 0 like
-    passages outside it: the preference only ever adds, so it never hides one."""
+    passages outside it: the preference only ever adds, so it never hides one (the
+    passage ranker reads it as a feature, ``learn.features``)."""
     day = from_number(date_num) if period else None
     return 1.0 if day is not None and period.contains(day) else 0.0
-
-
-def prefer_period(
-    scores: Mapping[str, float],
-    dates: Mapping[str, int],
-    period: Period | None,
-    weight: float,
-) -> dict[str, float]:
-    """``scores`` (fused, per chunk id) with ``weight * period_bonus`` added; ``dates``
-    maps chunk ids to their ``date_num``. The one place the preference enters ranking."""
-    if period is None or weight <= 0:
-        return dict(scores)
-    return {
-        cid: score + weight * period_bonus(period, dates.get(cid, UNDATED))
-        for cid, score in scores.items()
-    }
 
 
 # --- what the index holds ---------------------------------------------------------------

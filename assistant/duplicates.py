@@ -122,6 +122,20 @@ class CopyFinder:
         os.replace(tmp, folder / CACHE_FILE)
 
 
+def distinct_documents(docs: list[Document], threshold: float) -> list[Document]:
+    """``docs`` without the near-copies of earlier ones, as an index run over them in this
+    order keeps them (a copy becomes another source of the first; 0: keep all)."""
+    if threshold <= 0:
+        return list(docs)
+    finder, kept = CopyFinder(threshold), []
+    for doc in docs:
+        minhash = signature(body_of(doc))
+        if finder.find(minhash) is None:
+            finder.add(doc.doc_id, minhash)
+            kept.append(doc)
+    return kept
+
+
 def _load(path: Path) -> dict[str, object]:
     from datasketch import MinHash
 

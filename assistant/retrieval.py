@@ -25,8 +25,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from .config import Settings
-from .dates import DocDates, period_bonus, prefer_period, question_period, range_filter
-from .learn.features import PassageHit, QuestionContext, merge_hits, parse_day
+from .dates import DocDates, range_filter
+from .learn.features import PassageHit, QuestionContext, merge_hits
 from .learn.ranking import load_models
 from .lexical import (  # noqa: F401  (re-exported: the lexical side's public names)
     LexicalIndex,
@@ -73,7 +73,12 @@ class _View:
     revision: int = -1
     lexical: LexicalIndex | None = None
     committed: frozenset[str] = field(default_factory=frozenset)
-    newest: date | None = None  # the newest article's date: "now" for recency
+    dates: DocDates = field(default_factory=lambda: DocDates({}, None))
+
+    @property
+    def newest(self) -> date | None:
+        """The newest article's date: "now" for recency and a question's period."""
+        return self.dates.newest
 
 
 class Retrieved(list):
@@ -116,7 +121,6 @@ class HybridRetriever(BaseRetriever):
     k: int = 5
     _view: _View = PrivateAttr(default_factory=_View)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
-    _dates: tuple[int, DocDates] = PrivateAttr(default=(-2, DocDates({}, None)))
 
     @classmethod
     def from_index(
@@ -144,12 +148,9 @@ class HybridRetriever(BaseRetriever):
                 rev, committed, lexical = consistent_view(
                     self.store, self.settings, current=self._view.lexical
                 )
-                self._view = _View(rev, lexical, committed, self._newest_date())
+                dates = DocDates.from_records(self.store.doc_records())
+                self._view = _View(rev, lexical, committed, dates)
             return self._view
-
-    def _newest_date(self) -> date | None:
-        days = (parse_day(m.get("date", "")) for m in self.store.doc_records().values())
-        return max((d for d in days if d), default=None)
 
     def search(
         self,
@@ -169,7 +170,6 @@ class HybridRetriever(BaseRetriever):
         vector = np.asarray(self.store.embedder.embed_query(query), dtype=np.float32)
         t1 = time.perf_counter()
         hits = self.hits(query, vector, view, since, until)
-        self._prefer_period(query, hits, view, as_of)
         t2 = time.perf_counter()
         context = QuestionContext(
             query, vector, as_of or view.newest, view.lexical.term_weights(query)
@@ -201,7 +201,7 @@ class HybridRetriever(BaseRetriever):
             for c in self.store.dense_search(vector.tolist(), n, len(view.lexical), where)
             if c.metadata["doc_id"] in view.committed
         ]
-        lexical = view.lexical.search(query, n, self._doc_dates(view).docs_in_range(since, until))
+        lexical = view.lexical.search(query, n, view.dates.docs_in_range(since, until))
         records = {c.chunk_id: (c.text, c.metadata, c.score) for c in dense}
         missing = [cid for cid, _ in lexical if cid not in records]
         for chunk in self.store.get_chunks(missing, vector=vector) if missing else []:
@@ -212,34 +212,6 @@ class HybridRetriever(BaseRetriever):
         for hit in hits:
             hit.sentence_vectors = vectors.get(hit.chunk_id)
         return hits
-
-    def _doc_dates(self, view: _View) -> DocDates:
-        """Every committed article's date, read once per store revision."""
-        with self._lock:
-            if self._dates[0] != view.revision:
-                self._dates = (view.revision, DocDates.from_records(self.store.doc_records()))
-            return self._dates[1]
-
-    def _prefer_period(
-        self, query: str, hits: list[PassageHit], view: _View, as_of: date | None
-    ) -> None:
-        """The soft preference for the period the question names ("this week"): the one
-        point where it enters ranking, as extra fused score (``dates.prefer_period``).
-        Each hit's bonus is in its metadata too (``period_bonus``), for learned models."""
-        period = question_period(query, as_of or view.newest)
-        if period is None or not hits:
-            return
-        by_doc = self._doc_dates(view).by_doc
-        dates = {h.chunk_id: by_doc.get(h.doc_id, 0) for h in hits}
-        fused = {h.chunk_id: h.fused for h in hits}
-        preferred = prefer_period(fused, dates, period, self.settings.period_weight)
-        for hit in hits:
-            hit.metadata = {
-                **hit.metadata,
-                "period_bonus": period_bonus(period, dates[hit.chunk_id]),
-            }
-            hit.fused = preferred[hit.chunk_id]
-        hits.sort(key=lambda h: h.fused, reverse=True)
 
     def _get_relevant_documents(
         self,

@@ -4,6 +4,7 @@ real index (Chroma's where filter on the dense side, the same range on the BM25 
 import json
 from datetime import date
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -16,7 +17,6 @@ from assistant.dates import (
     normalize_date,
     parse_user_date,
     period_bonus,
-    prefer_period,
     question_period,
     range_filter,
 )
@@ -87,15 +87,31 @@ def test_no_period_without_one_named_or_without_dated_articles():
     assert question_period("What happened this week?", None) is None
 
 
-def test_the_preference_adds_to_passages_in_the_period_and_never_hides_one():
+def test_a_passage_in_the_asked_period_is_marked_and_none_is_hidden():
     period = question_period("What happened this week?", NEWEST)
     assert period_bonus(period, 20240618) == 1.0
     assert period_bonus(period, 20240101) == period_bonus(period, 0) == 0.0
-    scores = {"in": 0.010, "old": 0.016, "undated": 0.012}
-    dates = {"in": 20240618, "old": 20230101, "undated": 0}
-    preferred = prefer_period(scores, dates, period, 0.01)
-    assert preferred == {"in": 0.020, "old": 0.016, "undated": 0.012}
-    assert prefer_period(scores, dates, None, 0.01) == scores
+    assert period_bonus(None, 20240618) == 0.0
+
+
+def test_the_passage_ranker_reads_the_asked_period(embedder):
+    from assistant.learn.features import (
+        PASSAGE_FEATURES,
+        PassageHit,
+        QuestionContext,
+        passage_features,
+    )
+
+    vector = np.asarray(embedder.embed_query("What happened this week?"), dtype=np.float32)
+    ctx = QuestionContext("What happened this week?", vector, NEWEST)
+    meta = {"doc_id": "d", "start": 0, "sentences": "[[0, 9, 1]]", "title": ""}
+    hits = [
+        PassageHit("d:0000", "Storm hit", {**meta, "date_num": 20240618}, 0.5),
+        PassageHit("e:0000", "Storm hit", {**meta, "doc_id": "e", "date_num": 20230101}, 0.5),
+    ]
+    rows = passage_features(ctx, hits)
+    column = PASSAGE_FEATURES.index("in_asked_period")
+    assert rows[:, column].tolist() == [1.0, 0.0]
 
 
 def test_user_dates_and_ranges():
@@ -155,7 +171,7 @@ def test_since_and_until_limit_both_retrievers(dated_index):
     assert len(titles(retriever.search("ferry crews pay", 10)[0])) == 4  # undated too
     # each side on its own keeps to the range
     view = retriever._current_view()
-    only = retriever._doc_dates(view).docs_in_range(20240610, None)
+    only = view.dates.docs_in_range(20240610, None)
     for chunk_id, _ in view.lexical.search("ferry crews pay museum", 10, only):
         assert chunk_id.split(":")[0] in only
     vector = dated_index.embedder.embed_query("ferry museum")
@@ -183,7 +199,7 @@ def test_ask_since_until_on_the_command_line(dated_index):
 def test_a_question_naming_this_week_prefers_this_weeks_article(dated_index):
     from assistant.dates import question_period
 
-    newest = dated_index.retriever._doc_dates(dated_index.retriever._current_view()).newest
+    newest = dated_index.retriever._current_view().newest
     assert newest == date(2024, 6, 18)
     assert question_period("What happened to the ferry crews this week?", newest).start == date(
         2024, 6, 12

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Settings
+from ..duplicates import distinct_documents
 from ..evaluation import gold_form, normalise
 from .features import PassageHit, QuestionContext, passage_features
 from .replay import BlockCorpus
@@ -52,10 +53,16 @@ class Block:
 def block_cache_key(weeks: list[str], settings: Settings, max_articles) -> str:
     """What a built block depends on: its weeks, the chunking settings and code."""
     digest = hashlib.sha256(json.dumps([weeks, max_articles]).encode())
-    for name in ("embedding_model", "max_chunk_tokens", "chunk_overlap_sentences"):
+    for name in (
+        "embedding_model",
+        "max_chunk_tokens",
+        "chunk_overlap_sentences",
+        "duplicate_threshold",
+    ):
         digest.update(f"{name}={getattr(settings, name)}".encode())
     package = Path(__file__).parent.parent
-    for module in ("ingest.py", "formats.py", "chunking.py", "store.py", "lexical.py"):
+    modules = ("ingest.py", "formats.py", "chunking.py", "store.py", "lexical.py", "dates.py")
+    for module in (*modules, "duplicates.py"):
         digest.update((package / module).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -86,7 +93,9 @@ def load_block(
 
 def _build_block(train_dir, weeks, embedder, settings, max_articles) -> Block:
     loaded = [load_week(Path(train_dir) / w, max_articles) for w in weeks]
-    docs = list({d.doc_id: d for w in loaded for d in w.documents}.values())
+    unique = list({d.doc_id: d for w in loaded for d in w.documents}.values())
+    # syndicated copies are merged as the indexer merges them
+    docs = distinct_documents(unique, settings.duplicate_threshold)
     return Block(
         name=f"{weeks[0]}+{len(weeks)}w",
         weeks=list(weeks),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +19,7 @@ from datetime import date
 import numpy as np
 from langchain_core.documents import Document as LCDocument
 
+from ..dates import Period, date_number, from_number, period_bonus, question_period
 from ..lexical import bm25_tokens
 from ..query import (
     analyse,
@@ -53,6 +53,7 @@ class QuestionContext:
     topics: list[str] = field(init=False)
     years: list[str] = field(init=False)
     answer_type: str = field(init=False)
+    period: Period | None = field(init=False)  # "this week", "in June 2024"
 
     def __post_init__(self) -> None:
         info = analyse(self.question)
@@ -62,6 +63,7 @@ class QuestionContext:
         self.topics = topic_names(self.question)
         self.years = years_named(self.question)
         self.answer_type = info.answer_type
+        self.period = question_period(self.question, self.as_of)
         if not self.weights:
             self.weights = dict.fromkeys(bm25_tokens([self.question])[0], 1.0)
 
@@ -127,23 +129,14 @@ def _share(found: int, total: int) -> float:
     return found / total if total else 1.0
 
 
-_DAY = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
-
-
-def parse_day(text: str) -> date | None:
-    """The day of a date written year first ("2024-03-01", "2024/03/01T10:00"), else None."""
-    match = _DAY.match(text or "")
-    if not match:
-        return None
-    try:
-        return date(*(int(g) for g in match.groups()))
-    except ValueError:
-        return None
+def _date_number(meta: dict) -> int:
+    """A passage's publication day as ``YYYYMMDD`` (0: unknown), from an index of any age."""
+    return int(meta.get("date_num") or date_number(meta.get("date", "")))
 
 
 def _days_old(ctx: QuestionContext, meta: dict) -> tuple[float, float]:
     """(log days between the article's date and the question's, unknown flag)."""
-    published = parse_day(meta.get("date", ""))
+    published = from_number(_date_number(meta))
     if published is None or ctx.as_of is None:
         return 0.0, 1.0
     days = (ctx.as_of - published).days
@@ -175,11 +168,13 @@ PASSAGE_FEATURES = (
     "chunk_index",
     "days_old",
     "date_unknown",
+    "in_asked_period",
     "article_hits",
     "article_best_cosine",
     "words",
     "question_words",
     "question_names",
+    "names_a_period",
     *(f"asks_{t}" for t in ANSWER_TYPES),
 )
 
@@ -193,7 +188,12 @@ def passage_features(ctx: QuestionContext, hits: list[PassageHit]) -> np.ndarray
     for i, hit in enumerate(hits):
         by_doc[hit.doc_id].append(i)
     article_words = {d: set().union(*(words[i] for i in rows)) for d, rows in by_doc.items()}
-    fixed = [len(ctx.question.split()), len(ctx.names), *_type_columns(ctx.answer_type)]
+    fixed = [
+        len(ctx.question.split()),
+        len(ctx.names),
+        float(ctx.period is not None),
+        *_type_columns(ctx.answer_type),
+    ]
     weighted = ctx.weighted_coverage([f"{h.title}\n{h.text}" for h in hits])
     rows = []
     for i, hit in enumerate(hits):
@@ -216,6 +216,7 @@ def passage_features(ctx: QuestionContext, hits: list[PassageHit]) -> np.ndarray
                 float(has_typed_candidate(hit.text, ctx.answer_type, ctx.question)),
                 math.log1p(int(hit.metadata.get("index", 0))),
                 *_days_old(ctx, hit.metadata),
+                period_bonus(ctx.period, _date_number(hit.metadata)),
                 len(doc_rows),
                 max(cosines[j] for j in doc_rows),
                 math.log1p(len(hit.text.split())),
