@@ -189,6 +189,7 @@ class ExtractiveAnswerer:
             self.max_sentences,
             float(self.models.manifest.get("keep", 0.5)),
             lambda ranked: eligible_sentences(question, ranked, checks, lookup),
+            bool(self.models.manifest.get("distinct", False)),
         )
         if self.declines(question, hits, comp, checks, lookup):
             return self._abstain(question, comp)

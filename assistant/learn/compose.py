@@ -50,10 +50,12 @@ def rank_sentences(
     return [cands[i] for i in order], rows[order]
 
 
-def choose(ranked: list[SentenceCandidate], max_sentences: int, keep: float) -> list:
+def choose(
+    ranked: list[SentenceCandidate], max_sentences: int, keep: float, distinct: bool = False
+) -> list:
     """The best sentence, then the next best ones whose probability is at least ``keep``
-    times the best one's (up to ``max_sentences``, each from a new passage position or
-    adding words of its own)."""
+    times the best one's (up to ``max_sentences``), none repeating another; with
+    ``distinct``, at most one from each passage (more passages cited)."""
     if not ranked:
         return []
     best = _probability(ranked[0].score)
@@ -61,6 +63,8 @@ def choose(ranked: list[SentenceCandidate], max_sentences: int, keep: float) -> 
     for cand in ranked[1:]:
         if len(chosen) >= max_sentences or _probability(cand.score) < keep * best:
             break
+        if distinct and any(cand.hit.chunk_id == c.hit.chunk_id for c in chosen):
+            continue
         if all(cand.text not in c.text and c.text not in cand.text for c in chosen):
             chosen.append(cand)
     return chosen
@@ -137,12 +141,13 @@ def compose(
     max_sentences: int,
     keep: float,
     eligible=None,
+    distinct: bool = False,
 ) -> Composition:
     """Rank the sentences of ``hits`` (ranked passages with features), choose the answer
     among those ``eligible`` keeps (a filter of ranked sentences; default all) and the
     probability that it answers the question."""
     ranked, rows = rank_sentences(ctx, hits, models)
-    chosen = choose(eligible(ranked) if eligible else ranked, max_sentences, keep)
+    chosen = choose(eligible(ranked) if eligible else ranked, max_sentences, keep, distinct)
     position = {id(c): i for i, c in enumerate(ranked)}
     chosen_rows = rows[[position[id(c)] for c in chosen]]
     values = answer_values(ctx, hits, ranked, chosen_rows)

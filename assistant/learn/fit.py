@@ -36,8 +36,11 @@ class TreeParams:
             "bagging_fraction": self.bagging_fraction,
             "bagging_freq": 1,
             "seed": 7,
+            # the same data and settings give the same trees (the shipped files are
+            # reproducible); one thread, since thread scheduling changes float sums
             "deterministic": True,
-            "num_threads": 2,
+            "force_col_wise": True,
+            "num_threads": 1,
             "verbose": -1,
             **self.extra,
         }

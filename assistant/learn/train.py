@@ -254,7 +254,7 @@ class Outcome:
     sentences: int
 
 
-def outcomes(sets, keep: float, checks: list[str], lookup) -> list[Outcome]:
+def outcomes(sets, keep: float, checks: list[str], lookup, distinct=False) -> list[Outcome]:
     """Every question's chosen sentences and answer features under one setting."""
     from ..topicality import eligible_sentences, failed_question_checks
     from .compose import answer_values
@@ -264,7 +264,8 @@ def outcomes(sets, keep: float, checks: list[str], lookup) -> list[Outcome]:
         ex = s.example
         order = np.argsort([-c.score for c in s.cands], kind="stable")
         ranked = [s.cands[i] for i in order]
-        chosen = choose(eligible_sentences(ex.question.question, ranked, checks, lookup), 3, keep)
+        allowed = eligible_sentences(ex.question.question, ranked, checks, lookup)
+        chosen = choose(allowed, 3, keep, distinct)
         position = {id(c): i for i, c in enumerate(s.cands)}
         rows = s.rows[[position[id(c)] for c in chosen]] if chosen else s.rows[:0]
         picked = list({c.hit.chunk_id: c.hit for c in s.cands}.values()) or ex.hits[:1]
@@ -341,10 +342,10 @@ def pick_threshold(results, probs) -> float:
     return best
 
 
-def evaluate_setting(sets, folds, lookup, keep: float, checks: list[str]) -> dict:
+def evaluate_setting(sets, folds, lookup, keep: float, checks: list[str], distinct=False) -> dict:
     """Out-of-fold figures of one answer setting at its own threshold."""
     blocks = [s.example.block for s in sets]
-    results = outcomes(sets, keep, checks, lookup)
+    results = outcomes(sets, keep, checks, lookup, distinct)
     probs = oof_probabilities(results, blocks, folds)
     threshold = pick_threshold(results, probs)
     metrics = answer_metrics(results, probs, threshold)
@@ -359,27 +360,29 @@ def choose_answer_setting(sets, folds, lookup, progress) -> tuple[dict, dict]:
     helps."""
     tried: dict[str, dict] = {}
 
-    def run(keep: float, checks: list[str]) -> dict:
-        name = f"keep={keep} checks={'+'.join(checks) or 'none'}"
-        tried[name] = evaluate_setting(sets, folds, lookup, keep, checks)
+    def run(keep: float, checks: list[str], distinct: bool) -> dict:
+        name = f"keep={keep} distinct={distinct} checks={'+'.join(checks) or 'none'}"
+        tried[name] = evaluate_setting(sets, folds, lookup, keep, checks, distinct)
         progress(f"answer {name}: {tried[name]}")
         return tried[name]
 
     base = list(QUOTABLE_CHECKS)
-    keep = max(KEEP_GRID, key=lambda k: run(k, base)["utility"])
-    run(keep, [])  # the quotable checks' own effect, for the record
+    grid = [(k, d) for k in KEEP_GRID for d in (False, True)]
+    keep, distinct = max(grid, key=lambda kd: run(kd[0], base, kd[1])["utility"])
+    run(keep, [], distinct)  # the quotable checks' own effect, for the record
     checks: list[str] = []
-    best = tried[f"keep={keep} checks={'+'.join(base)}"]
+    best = tried[f"keep={keep} distinct={distinct} checks={'+'.join(base)}"]
     while True:
         options = [c for c in SENTENCE_CHECKS + QUESTION_CHECKS if c not in checks]
-        scored = [(run(keep, base + checks + [c]), c) for c in options]
+        scored = [(run(keep, base + checks + [c], distinct), c) for c in options]
         if not scored:
             break
         top, check = max(scored, key=lambda item: item[0]["utility"])
         if top["utility"] <= best["utility"]:
             break
         checks, best = checks + [check], top
-    return {"keep": keep, "checks": checks, "threshold": best["threshold"]}, tried
+    setting = {"keep": keep, "distinct": distinct, "checks": checks}
+    return {**setting, "threshold": best["threshold"]}, tried
 
 
 # --- one whole run ------------------------------------------------------------------------
@@ -418,7 +421,7 @@ def train(
     passage_model = _fit_passages(passage_params)(examples)
     sentence_model = _fit_sentences(sentence_params)(sets)
     checks = [*QUOTABLE_CHECKS, *answer_setting["checks"]]
-    results = outcomes(sets, answer_setting["keep"], checks, lookup)
+    results = outcomes(sets, answer_setting["keep"], checks, lookup, answer_setting["distinct"])
     abstain = fit_abstention(
         np.asarray([r.values for r in results]), np.asarray([r.answered_right for r in results])
     )
@@ -464,6 +467,7 @@ def _write(out_dir, passage_model, sentence_model, abstain, answer_setting, repo
             "answer": list(ANSWER_FEATURES),
         },
         "keep": answer_setting["keep"],
+        "distinct": answer_setting["distinct"],
         "checks": answer_setting["checks"],
         "metrics": asdict(report),
     }
