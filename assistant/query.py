@@ -212,13 +212,21 @@ def names_found(names: list[str], text: str) -> int:
 
 
 def name_words(text: str) -> set[str]:
-    """The words of ``text`` as names are compared (see ``names_in``)."""
-    return {_name_word(w) for w in _NAME_TOKEN.findall(text)}
+    """The words of ``text`` as names are compared (see ``names_in``); a hyphenated word
+    counts whole and by its parts ("Jong-un", "Jong", "un")."""
+    words = {_name_word(w) for w in _NAME_TOKEN.findall(text)}
+    return words | {part for w in words if "-" in w for part in w.split("-") if part}
 
 
 def names_in(names: list[str], words: set[str]) -> int:
-    """How many of ``names`` have every word among ``words`` (from ``name_words``)."""
-    return sum(all(_name_word(w) in words for w in name.split()) for name in names)
+    """How many of ``names`` have every word among ``words`` (from ``name_words``); the
+    parts of a hyphenated name may stand apart ("the Moscow-Pyongyang agreement" is about
+    Moscow and Pyongyang however a passage words it)."""
+    return sum(all(_name_word(w) in words for w in _name_parts(name)) for name in names)
+
+
+def _name_parts(name: str) -> list[str]:
+    return [part for word in name.split() for part in word.split("-") if part.strip("'’.")]
 
 
 def _name_word(word: str) -> str:

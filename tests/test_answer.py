@@ -1,5 +1,9 @@
-"""The extractive answerer's sentence choice on crafted passages, with the real encoder."""
+"""The extractive answerer on crafted passages, with the real encoder and the shipped
+models: what may be quoted, and what each check of names, years and answer types does when
+it is on (training keeps a check only where held-out blocks show it helps, so each is
+tested here switched on explicitly)."""
 
+import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -8,8 +12,28 @@ from langchain_core.documents import Document as LCDocument
 
 from assistant.answer import ExtractiveAnswerer, abstention_text
 from assistant.chunking import split_sentences
+from assistant.learn.ranking import load_models
 from assistant.quotes import asks_question, is_photo_caption, leans_on_context
 from assistant.schema import Document
+from assistant.topicality import QUESTION_CHECKS, SENTENCE_CHECKS
+
+
+def checked(embedder, *checks: str, library=None, max_sentences: int = 3) -> ExtractiveAnswerer:
+    """An answerer with the shipped models and exactly ``checks`` on; it never abstains
+    on the abstention model's account, so what is tested is the checks and the choice."""
+    models = load_models()
+    manifest = {**models.manifest, "checks": list(checks)}
+    return ExtractiveAnswerer(
+        embedder,
+        max_sentences=max_sentences,
+        min_probability=0.0,
+        library=library,
+        models=dataclasses.replace(models, manifest=manifest),
+    )
+
+
+def test_the_shipped_checks_are_known_ones():
+    assert set(load_models().manifest["checks"]) <= set(SENTENCE_CHECKS + QUESTION_CHECKS)
 
 
 def _passage(text: str, doc_id: str = "d", title: str = "") -> LCDocument:
@@ -55,7 +79,7 @@ def test_questions_in_the_text_are_recognised():
 
 
 @pytest.mark.parametrize(
-    ("passage_text", "question", "never_quoted", "first_quote_holds"),
+    ("passage_text", "question", "never_quoted"),
     [
         # a question in the article states nothing
         (
@@ -65,7 +89,6 @@ def test_questions_in_the_text_are_recognised():
             "the money they promised.",
             "Why is this year's climate summit in Egypt especially important?",
             asks_question,
-            "rich nations",
         ),
         # an image caption describes a picture, not the news
         (
@@ -74,47 +97,15 @@ def test_questions_in_the_text_are_recognised():
             "two points.",
             "What happened to Jair Bolsonaro in the Brazilian presidential election?",
             lambda quote: "Penner" in quote,
-            "",
         ),
     ],
 )
 def test_questions_and_image_captions_in_the_article_are_never_quoted(
-    embedder, passage_text, question, never_quoted, first_quote_holds
+    embedder, passage_text, question, never_quoted
 ):
-    answer = ExtractiveAnswerer(embedder).answer(question, [_passage(passage_text)])
+    answer = checked(embedder).answer(question, [_passage(passage_text)])
     assert answer.citations, answer.answer
     assert all(not never_quoted(c.quote) for c in answer.citations), answer.answer
-    assert first_quote_holds in answer.citations[0].quote
-
-
-@pytest.mark.parametrize(
-    ("passage_text", "question", "winner"),
-    [
-        # the same finding twice; without the opener the "But ..." copy scores higher
-        (
-            "But researchers found the new malaria vaccine cut deaths among children by half. "
-            "Researchers in Kenya found the new malaria vaccine cut deaths among children by "
-            "half.",
-            "What did researchers find about the new malaria vaccine?",
-            "Researchers in Kenya",
-        ),
-        # the same words twice; the piece cut from a longer quotation names no speaker
-        (
-            "Sending weapons to Ukraine would be a big mistake and Russia will respond.” "
-            "Putin said: “Sending weapons to Ukraine would be a big mistake and Russia will "
-            "respond.”",
-            "Would sending weapons to Ukraine be a mistake?",
-            "Putin said",
-        ),
-    ],
-)
-def test_a_sentence_that_stands_on_its_own_outranks_one_leaning_on_context(
-    embedder, passage_text, question, winner
-):
-    answer = ExtractiveAnswerer(embedder, max_sentences=1).answer(
-        question, [_passage(passage_text)]
-    )
-    assert answer.citations[0].quote.startswith(winner), answer.answer
 
 
 def test_a_year_the_question_names_must_occur_in_the_passages_or_their_date(embedder):
@@ -123,7 +114,7 @@ def test_a_year_the_question_names_must_occur_in_the_passages_or_their_date(embe
         "Christian Pulisic was 17 when he appeared in his first World Cup qualifier. "
         "Ricardo Pepi scored twice as the United States won the World Cup qualifier in Honduras."
     )
-    answerer = ExtractiveAnswerer(embedder)
+    answerer = checked(embedder, "names")
     other_year = answerer.answer("Who won the World Cup qualifier in 1930?", [_passage(text)])
     assert other_year.abstained, other_year.answer
     dated = _passage(text)
@@ -140,7 +131,7 @@ def test_an_answer_comes_from_an_article_naming_the_year_and_the_question_s_name
     football = _passage(
         "France won the World Cup final in Paris, where the home team beat Brazil 3-0.", "cup"
     )
-    answerer = ExtractiveAnswerer(embedder)
+    answerer = checked(embedder, "subject")
     split = answerer.answer("Which team won the 1998 World Cup?", [baseball, football])
     assert split.abstained, split.answer
     football.metadata["date"] = "1998/07/12"
@@ -158,7 +149,7 @@ def test_a_sentence_about_other_years_is_not_quoted_for_the_year_asked(embedder)
         "almanac",
     )
     almanac.metadata["date"] = "2022/10/13"
-    answerer = ExtractiveAnswerer(embedder)
+    answerer = checked(embedder, "other_years")
     answer = answerer.answer("Who won the World Series in 2022?", [almanac])
     assert answer.abstained, answer.answer
     recap = _passage(
@@ -182,14 +173,14 @@ def test_a_year_only_elsewhere_in_a_long_article_does_not_date_its_passages(embe
         source="fixes.txt",
     )
     library = SimpleNamespace(get_document=lambda doc_id: page)
-    answerer = ExtractiveAnswerer(embedder, library=library)
+    answerer = checked(embedder, "subject", library=library)
     answer = answerer.answer("Who won the 2023 Super Bowl?", [passage])
     assert answer.abstained, answer.answer
 
 
 def test_a_number_question_without_a_number_in_any_sentence_abstains(embedder):
     question = "How many people died in the floods in Pakistan?"
-    answerer = ExtractiveAnswerer(embedder)
+    answerer = checked(embedder, "asked_type")
     vague = _passage(
         "The floods in Pakistan killed many people and destroyed villages across Sindh. "
         "Officials said people died in the floods as rivers burst their banks."
@@ -225,7 +216,7 @@ def test_what_someone_said_about_a_topic_comes_from_an_article_naming_both(embed
         "a school board member said on Monday.",
         "halloween",
     )
-    answerer = ExtractiveAnswerer(embedder)
+    answerer = checked(embedder, "subject")
     assert answerer.answer(question, [halloween]).abstained
     francis = _passage(
         "Pope Francis said on Monday that Halloween should be a holiday of joy, not of fear.",

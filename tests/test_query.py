@@ -95,3 +95,11 @@ def test_topic_names_are_every_name_of_a_question_asking_about_something():
 def test_names_found_needs_every_word_of_a_name():
     text = "North Korea and Russia signed it; the union of European states objected."
     assert names_found(["North Korea", "European Union", "Japan"], text) == 2
+
+
+def test_a_hyphenated_name_is_found_by_its_parts():
+    from assistant.query import names_found
+
+    assert names_found(["Moscow-Pyongyang"], "this agreement between Pyongyang and Moscow") == 1
+    assert names_found(["Kim Jong-un"], "Kim Jong-un said on Monday") == 1
+    assert names_found(["Moscow-Pyongyang"], "an agreement signed in Moscow") == 0

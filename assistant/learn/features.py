@@ -134,6 +134,15 @@ def _date_number(meta: dict) -> int:
     return int(meta.get("date_num") or date_number(meta.get("date", "")))
 
 
+def _days_behind_newest(hits: list[PassageHit]) -> list[float]:
+    """Per hit: log days between its article's date and the newest dated hit's (how much
+    older than the latest story found it is; -1 when undated). Unlike ``days_old`` it does
+    not depend on the day the question is asked."""
+    days = [from_number(_date_number(h.metadata)) for h in hits]
+    newest = max((d for d in days if d), default=None)
+    return [math.log1p((newest - d).days) if d and newest else -1.0 for d in days]
+
+
 def _days_old(ctx: QuestionContext, meta: dict) -> tuple[float, float]:
     """(log days between the article's date and the question's, unknown flag)."""
     published = from_number(_date_number(meta))
@@ -168,6 +177,7 @@ PASSAGE_FEATURES = (
     "chunk_index",
     "days_old",
     "date_unknown",
+    "days_behind_newest_hit",
     "in_asked_period",
     "article_hits",
     "article_best_cosine",
@@ -195,6 +205,7 @@ def passage_features(ctx: QuestionContext, hits: list[PassageHit]) -> np.ndarray
         *_type_columns(ctx.answer_type),
     ]
     weighted = ctx.weighted_coverage([f"{h.title}\n{h.text}" for h in hits])
+    behind = _days_behind_newest(hits)
     rows = []
     for i, hit in enumerate(hits):
         doc_rows = by_doc[hit.doc_id]
@@ -216,6 +227,7 @@ def passage_features(ctx: QuestionContext, hits: list[PassageHit]) -> np.ndarray
                 float(has_typed_candidate(hit.text, ctx.answer_type, ctx.question)),
                 math.log1p(int(hit.metadata.get("index", 0))),
                 *_days_old(ctx, hit.metadata),
+                behind[i],
                 period_bonus(ctx.period, _date_number(hit.metadata)),
                 len(doc_rows),
                 max(cosines[j] for j in doc_rows),
