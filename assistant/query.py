@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from .chunking import split_sentences
-from .terms import fold
+from .terms import content_terms, fold
 
 _WORD = re.compile(r"[\w'’.%$-]+")
 _NAME_TOKEN = re.compile(r"[\w'’.-]+")
@@ -196,6 +196,14 @@ def topic_names(question: str) -> list[str]:
     if not re.search(r"\babout\b", focus, flags=re.IGNORECASE):
         return []
     return name_groups(focus)
+
+
+def about_terms(question: str) -> set[str]:
+    """The content words of what a question asks *about* ("What did Putin say about the
+    price of oil?" gives price and oil): an answer sentence should speak of them, not
+    only of who spoke."""
+    match = re.search(r"\babout\b(.+)$", question_focus(question), flags=re.IGNORECASE)
+    return content_terms(match.group(1)) if match else set()
 
 
 def years_named(text: str) -> list[str]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from langchain_core.documents import Document as LCDocument
 
 from .query import (
+    about_terms,
     analyse,
     has_typed_candidate,
     name_groups,
@@ -34,6 +35,7 @@ from .query import (
 )
 from .quotes import asks_question, is_photo_caption
 from .schema import Document
+from .terms import content_terms
 
 ArticleLookup = Callable[[str], Document | None]
 # Abstain when fewer than this share of the question's names occur in the passages.
@@ -149,7 +151,7 @@ def lacks_asked_type(question: str, sentences: list[str]) -> bool:
 # What may be quoted at all: a sentence that is itself a question states nothing, and an
 # image caption describes a picture, not the news. Always applied (their measured effect
 # is in the manifest, as ``quotable``).
-QUOTABLE_CHECKS = ("questions", "captions")
+QUOTABLE_CHECKS = ("questions", "captions", "about")
 # Kept only where held-out blocks show they help (``learn.train``).
 SENTENCE_CHECKS = ("subject", "other_years")
 QUESTION_CHECKS = ("names", "asked_type")
@@ -158,9 +160,12 @@ QUESTION_CHECKS = ("names", "asked_type")
 def eligible_sentences(question: str, ranked: list, checks: list[str], get_article) -> list:
     """The ranked sentences (``learn.features.SentenceCandidate``) that pass the kept
     sentence checks: they are not themselves questions (``questions``) or image captions
-    (``captions``), their article is about the question's subject (``subject``), and they
-    do not tell only of other years than the question's (``other_years``)."""
+    (``captions``), they speak of what a question asks *about* ("about the price of oil":
+    price or oil; ``about``), their article is about the question's subject (``subject``),
+    and they do not tell only of other years than the question's (``other_years``)."""
     out = list(ranked)
+    if "about" in checks and (about := about_terms(question)):
+        out = [c for c in out if content_terms(c.text) & about]
     if "questions" in checks:
         out = [c for c in out if not asks_question(c.text)]
     if "captions" in checks:

@@ -87,6 +87,22 @@ def train_command(
         )
 
 
+def record_held_out(summary: dict) -> None:
+    """Write the held-out blocks' figures into the shipped models' manifest (when the
+    shipped models are what was evaluated), so the artifacts carry their own measurement."""
+    from .ranking import MANIFEST, MODELS_DIR
+
+    path = MODELS_DIR / MANIFEST
+    if not path.exists():
+        return
+    manifest = json.loads(path.read_text())
+    manifest["held_out"] = {
+        key: summary[key]
+        for key in ("blocks", "weeks", "questions", "supported", "metrics", "latency_ms")
+    }
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
+
+
 def evaluate_weeks(
     train_dir: Path, which: str, out: Path, cache_dir: Path, name: str | None, as_json: bool
 ) -> None:
@@ -110,6 +126,8 @@ def evaluate_weeks(
     except (WeeksError, SettingsError, OSError, RuntimeError) as exc:
         raise _fail(str(exc)) from exc
     paths = write_week_reports(summary, results, out, name or f"train-{which}")
+    if which == "held-out":
+        record_held_out(summary)
     if as_json:
         typer.echo(json.dumps({"summary": summary, "outputs": paths}))
     else:

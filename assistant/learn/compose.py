@@ -107,8 +107,8 @@ def answer_values(
     match, and whether the chosen sentence (``chosen_rows``: the chosen sentences'
     features, first first) and its article are about the question's names and years."""
     top = chosen_rows[0] if len(chosen_rows) else np.zeros(len(SENTENCE_FEATURES))
-    scores = [c.score for c in ranked] + [-10.0, -10.0]
-    passage_scores = sorted((h.score for h in hits), reverse=True) + [-10.0, -10.0]
+    scores = _padded([c.score for c in ranked])
+    passage_scores = _padded(sorted((h.score for h in hits), reverse=True))
     typed = bool(len(chosen_rows)) and bool(chosen_rows[:, _COLUMN["typed_candidate"]].any())
     values = {
         "best_sentence": scores[0],
@@ -132,6 +132,13 @@ def answer_values(
     }
     values.update({f"asks_{t}": float(ctx.answer_type == t) for t in ANSWER_TYPES})
     return values
+
+
+def _padded(scores: list[float]) -> list[float]:
+    """At least two scores, best first: a lone candidate counts as its own runner-up.
+    Training always sees many candidates, so a sentinel far below them would read as
+    a huge lead (a one-article library declined every question)."""
+    return (scores + scores[-1:] * 2)[: max(2, len(scores))] if scores else [0.0, 0.0]
 
 
 def compose(

@@ -22,6 +22,7 @@ from langchain_core.documents import Document as LCDocument
 from ..dates import Period, date_number, from_number, period_bonus, question_period
 from ..lexical import bm25_tokens
 from ..query import (
+    about_terms,
     analyse,
     has_typed_candidate,
     name_groups,
@@ -51,6 +52,7 @@ class QuestionContext:
     focus_terms: set[str] = field(init=False)
     names: list[str] = field(init=False)
     topics: list[str] = field(init=False)
+    about: set[str] = field(init=False)  # what it asks about ("about the price of oil")
     years: list[str] = field(init=False)
     answer_type: str = field(init=False)
     period: Period | None = field(init=False)  # "this week", "in June 2024"
@@ -61,6 +63,7 @@ class QuestionContext:
         self.focus_terms = content_terms(info.focus)
         self.names = name_groups(self.question)
         self.topics = topic_names(self.question)
+        self.about = about_terms(self.question)
         self.years = years_named(self.question)
         self.answer_type = info.answer_type
         self.period = question_period(self.question, self.as_of)
@@ -279,6 +282,8 @@ SENTENCE_FEATURES = (
     "next_cosine",
     "term_coverage",
     "focus_coverage",
+    "about_coverage",
+    "asks_about",
     "idf_coverage",
     "new_terms",
     "restates",
@@ -338,6 +343,8 @@ def sentence_features(
                 _sentence_cosine(cand, ctx.vector, cand.index + 1),
                 _share(len(ctx.terms & terms), len(ctx.terms)),
                 _share(len(ctx.focus_terms & terms), len(ctx.focus_terms)),
+                len(ctx.about & terms) / len(ctx.about) if ctx.about else 0.0,
+                float(bool(ctx.about)),
                 idf,
                 math.log1p(new_terms),
                 float(new_terms < _RESTATES_BELOW),

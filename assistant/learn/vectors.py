@@ -86,7 +86,7 @@ class CachingEmbedder(Embeddings):
         if todo:
             self.misses += len(todo)
             fresh = np.asarray(self.inner.encode([texts[i] for i in todo]), np.float32)
-            new = {keys[i]: fresh[j : j + 1] for j, i in enumerate(todo)}
+            new = {keys[i]: _as_stored(fresh[j : j + 1]) for j, i in enumerate(todo)}
             self.cache.put(new)
             found.update(new)
         return [found[k][0].tolist() for k in keys]
@@ -100,7 +100,7 @@ class CachingEmbedder(Embeddings):
             self.misses += len(todo)
             fresh = self.inner.encode_passages([texts[i] for i in todo], [spans[i] for i in todo])
             new = {
-                keys[i]: np.vstack([fresh.passages[j : j + 1], fresh.sentences[j]])
+                keys[i]: _as_stored(np.vstack([fresh.passages[j : j + 1], fresh.sentences[j]]))
                 for j, i in enumerate(todo)
             }
             self.cache.put(new)
@@ -116,3 +116,9 @@ class CachingEmbedder(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.encode([text])[0]
+
+
+def _as_stored(vectors: np.ndarray) -> np.ndarray:
+    """Vectors as the cache gives them back (float16 precision): a first run, which
+    encodes, then sees exactly what every later run reads, so runs are reproducible."""
+    return np.asarray(vectors, np.float16)
