@@ -72,15 +72,19 @@ def test_training_runs_on_a_two_week_sample(tmp_path, embedder):
 
     weeks = ["2022-06-17", "2022-06-24"]  # training weeks (never held out)
     cached = CachingEmbedder(embedder, VectorCache(tmp_path / "vectors.sqlite"))
-    report = train(
-        train_dir(),
-        tmp_path / "models",
-        cached,
-        load_settings(index_dir=tmp_path / "index"),
-        progress=lambda message: None,
-        blocks=[[w] for w in weeks],
-        max_articles=25,
-    )
+
+    def train_into(folder: str):
+        return train(
+            train_dir(),
+            tmp_path / folder,
+            cached,
+            load_settings(index_dir=tmp_path / "index"),
+            progress=lambda message: None,
+            blocks=[[w] for w in weeks],
+            max_articles=25,
+        )
+
+    report = train_into("models")
     assert report.weeks == weeks and report.questions > 40
     models = read_models(tmp_path / "models")
     manifest = json.loads((tmp_path / "models" / MANIFEST).read_text())
@@ -89,15 +93,7 @@ def test_training_runs_on_a_two_week_sample(tmp_path, embedder):
     assert models.passage.raw(rows).shape == (3,)
     assert 0.0 <= models.threshold < 1.0
     # the run is reproducible: a second one writes the same trees
-    again = train(
-        train_dir(),
-        tmp_path / "again",
-        cached,
-        load_settings(index_dir=tmp_path / "index"),
-        progress=lambda message: None,
-        blocks=[[w] for w in weeks],
-        max_articles=25,
-    )
+    again = train_into("again")
     assert again.passage["chosen"] == report.passage["chosen"]
     first = np.load(tmp_path / "models" / "passage.npz")["value"]
     second = np.load(tmp_path / "again" / "passage.npz")["value"]

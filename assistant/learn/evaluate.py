@@ -15,13 +15,13 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from ..config import Settings
-from ..evaluation import INDEX_MODULES, INDEX_SETTINGS, contains_gold, first_hit_rank
+from ..evaluation import INDEX_MODULES, INDEX_SETTINGS, EvalQuestion, score_question
 from ..ingest import LoadResult
 from .dataset import quiz_day
 from .weeks import Week, is_supported, load_week, support_text
@@ -50,6 +50,14 @@ class WeekResult:
     quotes: int
     quotes_verbatim: int
     latency_ms: float
+
+
+def week_result(scored, week: str, block: str, supported: bool) -> WeekResult:
+    """A question's ``evaluation.QuestionResult`` with its week, block and label."""
+    shared = {
+        f.name: getattr(scored, f.name) for f in fields(WeekResult) if hasattr(scored, f.name)
+    }
+    return WeekResult(week=week, block=block, supported=supported, **shared)
 
 
 def block_key(weeks: list[Week], settings: Settings) -> str:
@@ -105,24 +113,15 @@ def ask_block(weeks: list[Week], settings: Settings, embedder) -> list[WeekResul
             answer = assistant.ask(q.question, as_of=quiz_day(q))
             latency = (time.perf_counter() - start) * 1e3
             passages, _ = assistant.retriever.search(q.question, max(HIT_KS), quiz_day(q))
-            results.append(
-                WeekResult(
-                    id=q.id,
-                    week=week.name,
-                    block=name,
-                    question=q.question,
-                    gold=q.answer,
-                    supported=q.in_corpus and is_supported(q.question, q.answer, texts),
-                    abstained=answer.abstained,
-                    answer=answer.answer,
-                    retrieval_rank=first_hit_rank([p.page_content for p in passages], q.answer),
-                    citation_hit=any(contains_gold(c.passage, q.answer) for c in answer.citations),
-                    answer_hit=not answer.abstained and contains_gold(answer.answer, q.answer),
-                    quotes=len(answer.citations),
-                    quotes_verbatim=sum(fidelity.verbatim(c) for c in answer.citations),
-                    latency_ms=round(latency, 2),
-                )
+            scored = score_question(
+                EvalQuestion(q.id, q.question, q.answer),
+                answer,
+                [p.page_content for p in passages],
+                latency,
+                fidelity,
             )
+            supported = q.in_corpus and is_supported(q.question, q.answer, texts)
+            results.append(week_result(scored, week.name, name, supported))
     return results
 
 
