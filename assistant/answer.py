@@ -32,7 +32,7 @@ from .query import WH_WORDS
 from .schema import Answer, AnswerSentence, Citation, Document
 from .sentence_vectors import ChunkTexts, encode_sentences
 from .terms import TOKEN
-from .topicality import QUOTABLE_CHECKS, eligible_sentences, failed_question_checks
+from .topicality import ALWAYS_CHECKS, eligible_sentences, failed_question_checks
 
 _QUESTION_WORDS = frozenset(
     "what which who whom whose when where why how did does do is are was were according in on "
@@ -179,7 +179,7 @@ class ExtractiveAnswerer:
     def answer(self, question: str, passages: list[LCDocument]) -> Answer:
         """An answer made only of passage sentences, or an abstention."""
         ctx, hits = self.ranked_hits(question, passages)
-        checks = [*QUOTABLE_CHECKS, *self.models.manifest.get("checks", [])]
+        checks = [*ALWAYS_CHECKS, *self.models.manifest.get("checks", [])]
         # an article is read whole at most once per question
         lookup = cache(self.library.get_document) if self.library is not None else None
         comp = compose(

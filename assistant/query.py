@@ -198,12 +198,26 @@ def topic_names(question: str) -> list[str]:
     return name_groups(focus)
 
 
-def about_terms(question: str) -> set[str]:
-    """The content words of what a question asks *about* ("What did Putin say about the
-    price of oil?" gives price and oil): an answer sentence should speak of them, not
-    only of who spoke."""
+def about_part(question: str) -> str:
+    """What a question asks *about* ("What did Putin say about the price of oil?" gives
+    "the price of oil?"; empty when it asks about nothing)."""
     match = re.search(r"\babout\b(.+)$", question_focus(question), flags=re.IGNORECASE)
-    return content_terms(match.group(1)) if match else set()
+    return match.group(1) if match else ""
+
+
+def about_terms(question: str) -> set[str]:
+    """The content words of what a question asks about (price and oil): an answer
+    sentence should speak of them, not only of who spoke."""
+    return content_terms(about_part(question))
+
+
+def speaks_of(about: str, text: str) -> bool:
+    """Whether ``text`` speaks of ``about`` (an ``about_part``): every name in it, whole
+    ("South Korea", where "North Korea" shares a word), or, naming none, one of its words."""
+    names = name_groups("about " + about)
+    if names:
+        return names_in(names, name_words(text)) == len(names)
+    return bool(content_terms(about) & content_terms(text))
 
 
 def years_named(text: str) -> list[str]:

@@ -29,11 +29,6 @@ CITATION_KEYS = {
 }
 
 
-@pytest.mark.xfail(
-    reason="the learned sentence model quotes the article's lead, not the 'big mistake' "
-    "sentence deep in it (a known gap of the quiz-trained ranker; README)",
-    strict=False,
-)
 def test_putin_south_korea_cites_big_mistake(seed_assistant):
     answer = seed_assistant.ask("What did Putin say about South Korea?")
     assert not answer.abstained

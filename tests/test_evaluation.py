@@ -132,12 +132,11 @@ def test_seed_set_meets_its_targets_and_reuses_the_index(tmp_path, make_settings
     missed = [r.id for r in run.results if not r.unanswerable and not r.citation_hit]
     answered = [r.id for r in run.results if r.unanswerable and not r.abstained]
     declined = [r.id for r in run.results if not r.unanswerable and r.abstained]
-    # the learned sentence model (fitted on quiz weeks, whose answers sit near the top
-    # of their articles) misses 4 of the 19 deep in the seed article: seed-05, 06, 09 and
-    # 16 (see README, "Where it falls short"), declining 3 of them; this floor keeps it
-    # from getting worse, and no unanswerable question is ever answered
-    assert len(missed) <= 4, (missed, declined)
-    assert answered == []
+    # the learned sentence model (fitted on quiz weeks, whose answers sit near the top of
+    # their articles) misses one question deep in the seed article, seed-09 (see README,
+    # "The seed article"); this floor keeps it from getting worse
+    assert len(missed) <= 1, missed
+    assert (answered, declined) == ([], [])
     assert s["quote_fidelity"] == 1.0
     assert not s["run"]["index_reused"]
 

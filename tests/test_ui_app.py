@@ -34,11 +34,6 @@ def client(seed_app):
     return Client(seed_app.url, verbose=False)
 
 
-@pytest.mark.xfail(
-    reason="the learned sentence model quotes the article's lead, not the 'big mistake' "
-    "sentence deep in it (a known gap of the quiz-trained ranker; README)",
-    strict=False,
-)
 def test_seed_question_gets_an_answer_with_highlighted_citations(client):
     reply, chat = ask(client, "What did Putin say about South Korea?")
     assert chat[0]["role"] == "user" and chat[-1]["role"] == "assistant"

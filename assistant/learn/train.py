@@ -29,7 +29,7 @@ import numpy as np
 from ..config import Settings
 from ..evaluation import normalise
 from ..retrieval import pick_passages
-from ..topicality import QUESTION_CHECKS, QUOTABLE_CHECKS, SENTENCE_CHECKS
+from ..topicality import ALWAYS_CHECKS, QUESTION_CHECKS, SENTENCE_CHECKS
 from .compose import ANSWER_FEATURES, choose
 from .dataset import Example, block_examples, load_block, make_example
 from .features import PASSAGE_FEATURES, SENTENCE_FEATURES, sentence_candidates, sentence_features
@@ -294,10 +294,15 @@ def outcomes(sets, keep: float, checks: list[str], lookup, distinct=False) -> li
 
 
 def fit_abstention(rows: np.ndarray, labels: np.ndarray) -> dict:
-    """A logistic regression on standardised answer features (its own calibration)."""
+    """A logistic regression on answer features (its own calibration): continuous ones
+    standardised, 0/1 indicators left as they are, so that the penalty holds a rarely
+    seen indicator (a date question: 4 of 540) to a small weight instead of letting its
+    tiny spread blow it up (it read -4.7, and every date question was declined)."""
     from sklearn.linear_model import LogisticRegression
 
-    mean, scale = rows.mean(axis=0), rows.std(axis=0) + 1e-6
+    binary = np.all((rows == 0) | (rows == 1), axis=0)
+    mean = np.where(binary, 0.0, rows.mean(axis=0))
+    scale = np.where(binary, 1.0, rows.std(axis=0) + 1e-6)
     model = LogisticRegression(C=1.0, max_iter=2000)
     model.fit((rows - mean) / scale, labels)
     weights = model.coef_[0] / scale
@@ -372,7 +377,7 @@ def choose_answer_setting(sets, folds, lookup, progress) -> tuple[dict, dict]:
         progress(f"answer {name}: {tried[name]}")
         return tried[name]
 
-    base = list(QUOTABLE_CHECKS)
+    base = list(ALWAYS_CHECKS)
     grid = [(k, d) for k in KEEP_GRID for d in (False, True)]
     keep, distinct = max(grid, key=lambda kd: run(kd[0], base, kd[1])["utility"])
     run(keep, [], distinct)  # the quotable checks' own effect, for the record
@@ -426,7 +431,7 @@ def train(
     # the shipped models: refitted on every training block
     passage_model = _fit_passages(passage_params)(examples)
     sentence_model = _fit_sentences(sentence_params)(sets)
-    checks = [*QUOTABLE_CHECKS, *answer_setting["checks"]]
+    checks = [*ALWAYS_CHECKS, *answer_setting["checks"]]
     results = outcomes(sets, answer_setting["keep"], checks, lookup, answer_setting["distinct"])
     abstain = fit_abstention(
         np.asarray([r.values for r in results]), np.asarray([r.answered_right for r in results])
