@@ -200,9 +200,10 @@ def topic_names(question: str) -> list[str]:
 
 def about_part(question: str) -> str:
     """What a question asks *about* ("What did Putin say about the price of oil?" gives
-    "the price of oil?"; empty when it asks about nothing)."""
+    "the price of oil?"; empty when it asks about nothing, as "What is this report
+    about?" does)."""
     match = re.search(r"\babout\b(.+)$", question_focus(question), flags=re.IGNORECASE)
-    return match.group(1) if match else ""
+    return match.group(1) if match and content_terms(match.group(1)) else ""
 
 
 def about_terms(question: str) -> set[str]:

@@ -3,11 +3,13 @@
 import pytest
 
 from assistant.query import (
+    about_part,
     answer_type,
     has_typed_candidate,
     name_groups,
     names_found,
     question_focus,
+    speaks_of,
     topic_names,
     years_named,
 )
@@ -103,3 +105,24 @@ def test_a_hyphenated_name_is_found_by_its_parts():
     assert names_found(["Moscow-Pyongyang"], "this agreement between Pyongyang and Moscow") == 1
     assert names_found(["Kim Jong-un"], "Kim Jong-un said on Monday") == 1
     assert names_found(["Moscow-Pyongyang"], "an agreement signed in Moscow") == 0
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "speaks"),
+    [
+        ("What did Putin say about South Korea?", "South Korea would make a mistake", True),
+        # a name counts whole: North Korea is not South Korea
+        ("What did Putin say about South Korea?", "weapons to North Korea", False),
+        ("What did Putin say about NATO?", "NATO is expanding", True),
+        ("What did Putin say about the price of oil?", "Oil rose on Monday", True),
+        ("What did Putin say about the price of oil?", "He spoke of weapons", False),
+    ],
+)
+def test_a_sentence_speaks_of_what_the_question_asks_about(question, text, speaks):
+    assert speaks_of(about_part(question), text) is speaks
+
+
+def test_a_question_about_nothing_in_particular_has_no_about_part():
+    assert about_part("What is “Harbour report number 3” about?") == ""
+    assert about_part("Who won the race?") == ""
+    assert about_part("What did Putin say about NATO?").strip() == "NATO?"
