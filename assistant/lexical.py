@@ -22,6 +22,7 @@ import hashlib
 import io
 import os
 import tempfile
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from scipy import sparse
 
 from .config import Settings
 from .locks import lexical_save_lock
-from .terms import fold
+from .terms import fold, stemmer
 
 K1, B = 1.5, 0.75
 INDEX_FILE = "bm25.npz"
@@ -43,12 +44,11 @@ TOKENIZER = "bm25s-en-stem-folded-1"
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
     """Case- and accent-folded, stemmed words without English stop words (stateless)."""
     import bm25s
-    import Stemmer
 
     return bm25s.tokenize(
         [fold(t) for t in texts],
         stopwords="en",
-        stemmer=Stemmer.Stemmer("english"),
+        stemmer=stemmer(),
         return_ids=False,
         show_progress=False,
     )
@@ -162,6 +162,25 @@ class LexicalIndex:
             df = int(self._df[col]) if col is not None else 0
             weights[term] = float(np.log(1 + (total - df + 0.5) / (df + 0.5)))
         return weights
+
+    def terms_held(self, terms: list[str], chunk_ids: list[str]) -> list[frozenset[str] | None]:
+        """Per chunk: which of ``terms`` (BM25 terms, as ``term_weights`` gives them) its
+        indexed text holds, read from the index instead of tokenizing the text again (None
+        for a chunk this index does not hold)."""
+        rows = np.array([self._rows.get(c, -1) for c in chunk_ids], dtype=np.int64)
+        held: list[set[str]] = [set() for _ in chunk_ids]
+        for term in terms:
+            col = self.vocab.get(term)
+            if col is None:
+                continue
+            postings = self.matrix.indices[self.matrix.indptr[col] : self.matrix.indptr[col + 1]]
+            for i in np.flatnonzero(np.isin(rows, postings)):
+                held[i].add(term)
+        return [frozenset(h) if r >= 0 else None for h, r in zip(held, rows, strict=True)]
+
+    @cached_property
+    def _rows(self) -> dict[str, int]:
+        return {chunk_id: i for i, chunk_id in enumerate(self.chunk_ids)}
 
     def _top(self, scores: np.ndarray, n: int) -> list[tuple[str, float]]:
         n = min(n, len(scores))

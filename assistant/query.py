@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .chunking import split_sentences
 from .terms import content_terms, fold
@@ -120,6 +121,7 @@ def analyse(question: str) -> QueryInfo:
     return QueryInfo(question, question_focus(question), answer_type(question))
 
 
+@lru_cache(maxsize=65536)
 def _norm(word: str) -> str:
     word = fold(word.strip("“”\"'‘’,.:;!?()[]"))
     return re.sub(r"['’]s$", "", word)
@@ -156,6 +158,7 @@ def _is_kind(word: str, words: list[str], i: int, kind: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=65536)
 def _capitalised(word: str) -> bool:
     """Whether a word is written as a name: capitalised, or with a capital inside a
     lower-case start ("iPhone", "eBay"); weekdays and months are not names here."""
@@ -164,6 +167,7 @@ def _capitalised(word: str) -> bool:
     return name_like and low not in _DAYS and low not in _MONTHS
 
 
+@lru_cache(maxsize=65536)
 def _bare_word(word: str) -> str:
     """A word of a name or year as written, without edge punctuation or a possessive."""
     return re.sub(r"['’]s$", "", word.strip("'’.-"))
@@ -234,14 +238,21 @@ def names_found(names: list[str], text: str) -> int:
     return names_in(names, name_words(text))
 
 
-def name_words(text: str) -> set[str]:
+def name_words(text: str) -> frozenset[str]:
     """The words of ``text`` as names are compared (see ``names_in``); a hyphenated word
     counts whole and by its parts ("Jong-un", "Jong", "un")."""
-    words = {_name_word(w) for w in _NAME_TOKEN.findall(text)}
-    return words | {part for w in words if "-" in w for part in w.split("-") if part}
+    return _name_words(text)
 
 
-def names_in(names: list[str], words: set[str]) -> int:
+# One question reads the same article and passage texts several times (features, the
+# subject and names checks), and news repeats its words: both are worth remembering.
+@lru_cache(maxsize=1024)
+def _name_words(text: str) -> frozenset[str]:
+    words = {_name_word(w) for w in set(_NAME_TOKEN.findall(text))}
+    return frozenset(words | {part for w in words if "-" in w for part in w.split("-") if part})
+
+
+def names_in(names: list[str], words: frozenset[str] | set[str]) -> int:
     """How many of ``names`` have every word among ``words`` (from ``name_words``); the
     parts of a hyphenated name may stand apart ("the Moscow-Pyongyang agreement" is about
     Moscow and Pyongyang however a passage words it)."""
@@ -252,6 +263,7 @@ def _name_parts(name: str) -> list[str]:
     return [part for word in name.split() for part in word.split("-") if part.strip("'’.")]
 
 
+@lru_cache(maxsize=65536)
 def _name_word(word: str) -> str:
     """A word as names are compared: case- and accent-folded, no dots ("U.S." is "us"), no
     possessive."""

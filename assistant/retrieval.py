@@ -209,8 +209,11 @@ class HybridRetriever(BaseRetriever):
                 records[chunk.chunk_id] = (chunk.text, chunk.metadata, chunk.score)
         hits = merge_hits([c.chunk_id for c in dense], lexical, records, self.settings.rrf_k)
         vectors = self.store.sentence_vectors_for({h.chunk_id: (h.text, h.metadata) for h in hits})
-        for hit in hits:
+        terms = list(view.lexical.term_weights(query))
+        held = view.lexical.terms_held(terms, [h.chunk_id for h in hits])
+        for hit, query_terms in zip(hits, held, strict=True):
             hit.sentence_vectors = vectors.get(hit.chunk_id)
+            hit.query_terms = query_terms
         return hits
 
     def _get_relevant_documents(

@@ -23,19 +23,40 @@ def fold(text: str) -> str:
     combining marks), so "Montreal", "MONTRÉAL" and "Montréal" read alike."""
     if text.isascii():
         return text.casefold()
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    # ASCII is its own decomposition, so only the other runs (often a lone curly quote)
+    # need decomposing: news text is mostly ASCII, and this is on every question's path.
+    return _NON_ASCII.sub(_fold_run, text).casefold()
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _fold_run(match: re.Match) -> str:
+    return _fold_chars(match.group())
+
+
+@lru_cache(maxsize=4096)
+def _fold_chars(chars: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", chars)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @lru_cache(maxsize=1)
-def _stemmer():
+def stemmer():
     import Stemmer
 
     return Stemmer.Stemmer("english")
 
 
-def content_terms(text: str) -> set[str]:
+def content_terms(text: str) -> frozenset[str]:
     """Stemmed, case- and accent-folded words of ``text`` without stop words."""
+    return _content_terms(text)
+
+
+# A question compares its passages' titles and texts several times (and follow-up
+# questions the same passages again): remembered, like ``query.name_words``.
+@lru_cache(maxsize=2048)
+def _content_terms(text: str) -> frozenset[str]:
     words = [w.strip("'’-") for w in TOKEN.findall(fold(text))]
     words = [w for w in words if w and w not in STOPWORDS]
-    return set(_stemmer().stemWords(words))
+    return frozenset(stemmer().stemWords(words))

@@ -103,6 +103,19 @@ def test_any_update_equals_a_fresh_build(rows, removed, query_words):
     assert np.allclose([got[k] for k in want], list(want.values()), rtol=1e-5)
 
 
+@pytest.mark.parametrize("query", ["mayor", "city flood", "What did the mayor tell the court?"])
+def test_terms_held_are_the_terms_of_the_tokenized_text(query):
+    """The answerer's IDF coverage reads a chunk's terms from the index; they must be
+    exactly the terms tokenizing its text again gives (the models were fitted on those)."""
+    index = LexicalIndex.build(CORPUS, 1)
+    terms = list(index.term_weights(query))
+    held = index.terms_held(terms, [c.chunk_id for c in CORPUS] + ["z:0000"])
+    tokens = bm25_tokens([lexical_text(c.metadata["title"], c.text) for c in CORPUS])
+    assert held[:-1] == [frozenset(terms) & set(t) for t in tokens]
+    assert held[-1] is None  # not in the index: the caller tokenizes it
+    assert any(held[:-1])
+
+
 def test_save_and_load_round_trip(tmp_path):
     index = LexicalIndex.build(CORPUS, revision=7)
     index.save(tmp_path / "lex")

@@ -20,7 +20,7 @@ import numpy as np
 from langchain_core.documents import Document as LCDocument
 
 from ..dates import Period, date_number, from_number, period_bonus, question_period
-from ..lexical import bm25_tokens
+from ..lexical import bm25_tokens, lexical_text
 from ..query import (
     about_terms,
     analyse,
@@ -72,11 +72,12 @@ class QuestionContext:
 
     def weighted_coverage(self, texts: list[str]) -> list[float]:
         """Per text: the IDF-weighted share of the question's terms it holds."""
+        return [self.share_of_terms(set(tokens)) for tokens in bm25_tokens(texts)]
+
+    def share_of_terms(self, held: set[str] | frozenset[str]) -> float:
+        """The IDF-weighted share of the question's BM25 terms that ``held`` holds."""
         total = sum(self.weights.values()) or 1.0
-        return [
-            sum(w for t, w in self.weights.items() if t in tokens) / total
-            for tokens in map(set, bm25_tokens(texts))
-        ]
+        return sum(w for t, w in self.weights.items() if t in held) / total
 
 
 @dataclass
@@ -92,6 +93,9 @@ class PassageHit:
     lexical_score: float = 0.0
     fused: float = 0.0  # reciprocal-rank fusion of the two lists
     sentence_vectors: np.ndarray | None = None  # one row per quotable sentence
+    # the question's BM25 terms its title and text hold, when the retriever read them from
+    # the BM25 index (else they are tokenized again: the same terms, slower)
+    query_terms: frozenset[str] | None = None
     features: np.ndarray | None = None  # its row of PASSAGE_FEATURES, once ranked
     score: float = 0.0  # the learned ranker's score
 
@@ -207,7 +211,7 @@ def passage_features(ctx: QuestionContext, hits: list[PassageHit]) -> np.ndarray
         float(ctx.period is not None),
         *_type_columns(ctx.answer_type),
     ]
-    weighted = ctx.weighted_coverage([f"{h.title}\n{h.text}" for h in hits])
+    weighted = _idf_coverage(ctx, hits)
     behind = _days_behind_newest(hits)
     rows = []
     for i, hit in enumerate(hits):
@@ -239,6 +243,13 @@ def passage_features(ctx: QuestionContext, hits: list[PassageHit]) -> np.ndarray
             ]
         )
     return np.asarray(rows, dtype=np.float32).reshape(len(hits), len(PASSAGE_FEATURES))
+
+
+def _idf_coverage(ctx: QuestionContext, hits: list[PassageHit]) -> list[float]:
+    """Per hit: the IDF-weighted share of the question's terms its title and text hold."""
+    if all(h.query_terms is not None for h in hits):
+        return [ctx.share_of_terms(h.query_terms) for h in hits]
+    return ctx.weighted_coverage([lexical_text(h.title, h.text) for h in hits])
 
 
 def _best_two(vectors: np.ndarray | None, question: np.ndarray) -> tuple[float, float]:
