@@ -12,7 +12,8 @@ import pytest
 
 from assistant.learn.features import PASSAGE_FEATURES, SENTENCE_FEATURES
 from assistant.learn.ranking import MANIFEST, MODELS_DIR, ModelError, read_models
-from assistant.learn.weeks import held_out_blocks, make_blocks, week_names
+from assistant.learn.train import training_weeks
+from assistant.learn.weeks import block_name, held_out_blocks, make_blocks, week_names
 
 from .conftest import ROOT
 
@@ -53,6 +54,15 @@ def test_the_shipped_models_never_saw_a_held_out_week():
     assert manifest["trained_on"]["weeks"] and not held & set(manifest["trained_on"]["weeks"])
 
 
+@needs_data
+def test_the_shipped_models_come_from_the_default_training_sample():
+    """``make train`` (no options) refits exactly what ships: the same blocks."""
+    manifest = json.loads((MODELS_DIR / MANIFEST).read_text())
+    sample = training_weeks(train_dir())
+    assert manifest["trained_on"]["blocks"] == [block_name(b) for b in sample]
+    assert len(sample) < len(training_weeks(train_dir(), all_blocks=True))
+
+
 def test_models_fitted_on_other_features_are_refused(tmp_path):
     manifest = json.loads((MODELS_DIR / MANIFEST).read_text())
     manifest["features"]["passage"] = manifest["features"]["passage"][:-1]
@@ -86,6 +96,7 @@ def test_training_runs_on_a_two_week_sample(tmp_path, embedder):
 
     report = train_into("models")
     assert report.weeks == weeks and report.questions > 40
+    assert 0 < report.small_library <= report.questions // 3 + 1
     models = read_models(tmp_path / "models")
     manifest = json.loads((tmp_path / "models" / MANIFEST).read_text())
     assert manifest["trained_on"]["weeks"] == weeks

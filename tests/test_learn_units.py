@@ -100,3 +100,26 @@ def test_names_and_terms_fold_case_and_accents(typed):
     assert names_found([typed], text) == 1
     assert content_terms(f"cafe owners {typed}") <= content_terms(text)
     assert fold("São Paulo") == "sao paulo"
+
+
+def test_a_small_library_holds_only_its_articles_and_retrieves_from_them():
+    from assistant.learn.replay import BlockCorpus
+    from assistant.lexical import LexicalIndex
+    from assistant.store import StoredChunk
+
+    texts = {"a": ["The mayor resigned.", "The council voted."], "b": ["A storm hit the coast."]}
+    chunks = [
+        StoredChunk(f"{d}:{i}", t, {"doc_id": d, "title": ""})
+        for d, ts in texts.items()
+        for i, t in enumerate(ts)
+    ]
+    vectors = np.eye(3, dtype=np.float32)
+    sentences = [np.ones((1, 3), dtype=np.float16) * i for i in range(3)]
+    corpus = BlockCorpus(chunks, vectors, sentences, LexicalIndex.build(chunks, revision=1))
+    small = corpus.subset({"a"})
+    assert [c.chunk_id for c in small.chunks] == ["a:0", "a:1"]
+    assert small.vectors.tolist() == vectors[:2].tolist()
+    # more candidates asked for than the library holds: every chunk, best first
+    hits = small.hits("mayor", np.array([0, 1, 0], dtype=np.float32), candidates=40)
+    assert {h.chunk_id for h in hits} == {"a:0", "a:1"}
+    assert small.lexical.search("storm", 5) == []

@@ -42,12 +42,19 @@ def train_command(
         "eval-results/cache"
     ),
     blocks: Annotated[
-        int | None, typer.Option("--blocks", help="Use only the first N training blocks.")
+        int | None,
+        typer.Option("--blocks", help="Use only the first N blocks (of the sample, or of all)."),
     ] = None,
     weeks: Annotated[
         str | None,
         typer.Option("--weeks", help="Train on these weeks only (comma-separated), each a block."),
     ] = None,
+    all_blocks: Annotated[
+        bool,
+        typer.Option(
+            "--all-blocks", help="Every training block, not only the sample the models ship from."
+        ),
+    ] = False,
     max_articles: Annotated[
         int | None, typer.Option("--max-articles", help="Read at most N articles a week.")
     ] = None,
@@ -68,6 +75,7 @@ def train_command(
             settings,
             progress=_note,
             limit_blocks=blocks,
+            all_blocks=all_blocks,
             blocks=chosen,
             max_articles=max_articles,
             cache_dir=cache_dir / "blocks",

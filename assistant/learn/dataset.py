@@ -32,6 +32,7 @@ class Example:
     features: np.ndarray  # (hits, PASSAGE_FEATURES)
     labels: np.ndarray  # (hits,) bool: the passage holds the gold answer
     foreign: bool = False  # asked against another block's articles (a negative)
+    small: bool = False  # asked against a small library of a few of the block's articles
 
     @property
     def gold(self) -> str:
@@ -114,9 +115,15 @@ def quiz_day(question: TrainQuestion) -> date | None:
 
 
 def make_example(
-    block: Block, question: TrainQuestion, embedder, candidates: int, foreign: bool = False
+    block: Block,
+    question: TrainQuestion,
+    embedder,
+    candidates: int,
+    foreign: bool = False,
+    small: bool = False,
 ) -> Example:
-    """Ask one question against ``block``'s corpus (``foreign``: it is another block's)."""
+    """Ask one question against ``block``'s corpus (``foreign``: it is another block's;
+    ``small``: a small library made from it)."""
     vector = np.asarray(embedder.embed_query(question.question), dtype=np.float32)
     weights = block.corpus.lexical.term_weights(question.question)
     ctx = QuestionContext(question.question, vector, quiz_day(question), weights)
@@ -137,9 +144,39 @@ def make_example(
         passage_features(ctx, hits),
         labels,
         foreign,
+        small,
     )
 
 
 def block_examples(block: Block, embedder, candidates: int) -> list[Example]:
     """Every question of ``block`` against its own corpus."""
     return [make_example(block, q, embedder, candidates) for q in block.questions]
+
+
+def small_library_examples(
+    block: Block, examples: list[Example], embedder, candidates: int, rng
+) -> list[Example]:
+    """``examples``' questions asked again against a small library: the article of their
+    best candidate holding the answer (else of their best candidate), with up to two
+    other articles of the block. A reader's library of a few articles gives BM25 and the
+    rankers other numbers than a week of news does, and the models must answer and
+    decline there too (the seed article is such a library)."""
+    doc_ids = [d.doc_id for d in block.documents]
+    texts = dict(zip(doc_ids, block.texts, strict=True))
+    out = []
+    for example in examples:
+        if not example.hits:
+            continue
+        holding = [h for h, held in zip(example.hits, example.labels, strict=True) if held]
+        main = (holding or [max(example.hits, key=lambda h: h.fused)])[0].doc_id
+        library = {main, *rng.sample(doc_ids, k=rng.randint(0, 2))}
+        small = Block(
+            block.name,
+            block.weeks,
+            block.corpus.subset(library),
+            [example.question],
+            [texts[d] for d in library],
+            [d for d in block.documents if d.doc_id in library],
+        )
+        out.append(make_example(small, example.question, embedder, candidates, small=True))
+    return out

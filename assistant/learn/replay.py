@@ -43,10 +43,23 @@ class BlockCorpus:
     def __post_init__(self) -> None:
         self.position = {c.chunk_id: i for i, c in enumerate(self.chunks)}
 
+    def subset(self, doc_ids: set[str]) -> BlockCorpus:
+        """A corpus of only these articles' chunks (a small library), with its own BM25
+        index, as indexing just those articles would give."""
+        keep = [i for i, c in enumerate(self.chunks) if c.metadata["doc_id"] in doc_ids]
+        chunks = [self.chunks[i] for i in keep]
+        return BlockCorpus(
+            chunks,
+            self.vectors[keep],
+            [self.sentence_vectors[i] for i in keep],
+            LexicalIndex.build(chunks, revision=1),
+        )
+
     def hits(self, query: str, vector: np.ndarray, candidates: int, rrf_k: int = 60):
         """The fused dense + BM25 candidates of a question (``candidates`` from each)."""
         cosines = self.vectors @ vector
-        top = np.argpartition(-cosines, candidates)[:candidates]
+        candidates = min(candidates, len(self.chunks))
+        top = np.argpartition(-cosines, candidates - 1)[:candidates]
         top = top[np.argsort(-cosines[top], kind="stable")]
         lexical = self.lexical.search(query, candidates)
         wanted = {int(i) for i in top} | {self.position[cid] for cid, _ in lexical}

@@ -31,15 +31,24 @@ from ..evaluation import normalise
 from ..retrieval import pick_passages
 from ..topicality import ALWAYS_CHECKS, QUESTION_CHECKS, SENTENCE_CHECKS
 from .compose import ANSWER_FEATURES, choose
-from .dataset import Example, block_examples, load_block, make_example
+from .dataset import Example, block_examples, load_block, make_example, small_library_examples
 from .features import PASSAGE_FEATURES, SENTENCE_FEATURES, sentence_candidates, sentence_features
 from .fit import TreeParams, block_folds, fit_trees, out_of_fold, passage_rows, set_passage_scores
 from .ranking import MANIFEST, MODELS_DIR
-from .weeks import held_out_blocks, make_blocks, training_blocks, week_names
+from .weeks import (
+    WeeksError,
+    block_name,
+    held_out_blocks,
+    make_blocks,
+    training_blocks,
+    training_sample,
+    week_names,
+)
 
 Progress = Callable[[str], None]
 FOLDS = 5
 CANDIDATES = 40  # from each retriever, as ``Settings.candidates``
+SMALL_LIBRARY_SHARE = 3  # a third of each block's questions are asked of a small library too
 MAX_WRONGLY_DECLINED = 0.08  # of supported questions, out of fold (the target is 0.10)
 PASSAGE_GRID = (
     TreeParams("lambdarank", rounds=150, leaves=7),
@@ -77,15 +86,22 @@ class TrainReport:
     questions: int
     supported: int
     foreign: int
+    small_library: int
     passage: dict = field(default_factory=dict)
     sentence: dict = field(default_factory=dict)
     answer: dict = field(default_factory=dict)
     seconds: float = 0.0
 
 
-def training_weeks(train_dir: Path, limit_blocks: int | None = None) -> list[list[str]]:
-    """The training blocks (every block outside the held-out sample), oldest first."""
-    blocks = training_blocks(make_blocks(week_names(train_dir)))
+def training_weeks(
+    train_dir: Path, limit_blocks: int | None = None, all_blocks: bool = False
+) -> list[list[str]]:
+    """The training blocks, oldest first: those of ``TRAINING_SAMPLE`` (with
+    ``all_blocks``, every block outside the held-out sample)."""
+    every = make_blocks(week_names(train_dir))
+    blocks = training_blocks(every) if all_blocks else training_sample(every)
+    if not blocks:
+        raise WeeksError(f"none of the training sample's blocks is in {train_dir}")
     return blocks[:limit_blocks] if limit_blocks else blocks
 
 
@@ -98,19 +114,22 @@ def build_examples(
     max_articles: int | None = None,
     cache_dir: Path | None = None,
 ) -> tuple[list[Example], dict]:
-    """Own-block examples of every block, plus each block's foreign questions (those of
-    the next block, a sample as large as a third of its own)."""
+    """Own-block examples of every block, a third of them asked again against a small
+    library (``dataset.small_library_examples``), plus each block's foreign questions
+    (those of the next block, a sample as large as a third of its own)."""
     loaded, examples = [], []
+    rng = random.Random(7)
     for weeks in blocks:
         start = time.perf_counter()
         block = load_block(train_dir, weeks, embedder, settings, max_articles, cache_dir)
         loaded.append(block)
-        examples += block_examples(block, embedder, CANDIDATES)
+        own = block_examples(block, embedder, CANDIDATES)
+        sample = rng.sample(own, k=len(own) // SMALL_LIBRARY_SHARE)
+        examples += own + small_library_examples(block, sample, embedder, CANDIDATES, rng)
         progress(
             f"{block.name}: {len(block.corpus.chunks)} chunks, {len(block.questions)} "
             f"questions ({time.perf_counter() - start:.0f} s)"
         )
-    rng = random.Random(7)
     for i, block in enumerate(loaded):
         other = loaded[(i + 1) % len(loaded)]
         if other is block:
@@ -406,6 +425,7 @@ def train(
     settings: Settings,
     progress: Progress = print,
     limit_blocks: int | None = None,
+    all_blocks: bool = False,
     folds: int = FOLDS,
     blocks: list[list[str]] | None = None,
     max_articles: int | None = None,
@@ -414,7 +434,7 @@ def train(
     """Fit every model from the training blocks (or the given ``blocks`` of weeks) and
     write them with their manifest."""
     start = time.perf_counter()
-    blocks = blocks or training_weeks(train_dir, limit_blocks)
+    blocks = blocks or training_weeks(train_dir, limit_blocks, all_blocks)
     held = {w for b in held_out_blocks(make_blocks(week_names(train_dir))) for w in b}
     if held & {w for b in blocks for w in b}:
         raise ValueError("the held-out weeks are never trained on: choose other weeks")
@@ -438,13 +458,14 @@ def train(
     )
     abstain["threshold"] = answer_setting["threshold"]
 
-    own = [e for e in examples if not e.foreign]
+    own = [e for e in examples if not e.foreign and not e.small]
     report = TrainReport(
         weeks=[w for b in blocks for w in b],
-        blocks=[f"{b[0]}+{len(b)}w" for b in blocks],
+        blocks=[block_name(b) for b in blocks],
         questions=len(own),
         supported=sum(e.supported for e in own),
-        foreign=len(examples) - len(own),
+        foreign=sum(e.foreign for e in examples),
+        small_library=sum(e.small for e in examples),
         passage={"chosen": _name(passage_params), "out_of_fold_hit_at": passage_results},
         sentence={"chosen": _name(sentence_params), "out_of_fold": sentence_results},
         answer={"chosen": answer_setting, "out_of_fold": answer_results},
