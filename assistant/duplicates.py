@@ -30,6 +30,9 @@ NUM_PERM = 128
 SHINGLE_WORDS = 3
 MIN_SHINGLES = 20  # briefs of a sentence or two: too little text to call anything a copy
 CACHE_FILE = "minhash.npz"
+# datasketch's hashing scheme; saved signatures are read back with it (datasketch 2 refuses
+# hash values without one, and a cache that never loads re-signs every article each run)
+SCHEME = "affine32"
 _WORD = re.compile(r"\w+")
 
 
@@ -48,7 +51,7 @@ def signature(body: str):
     grams = shingles(body)
     if len(grams) < MIN_SHINGLES:
         return None
-    minhash = MinHash(num_perm=NUM_PERM)
+    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
     minhash.update_batch(list(grams))
     return minhash
 
@@ -114,7 +117,12 @@ class CopyFinder:
         rows = [blank if self.signatures[i] is None else self.signatures[i].hashvalues for i in ids]
         matrix = np.array(rows, dtype=np.uint64)
         buffer = io.BytesIO()
-        np.savez(buffer, ids=np.array(ids, dtype=str), hashes=matrix.reshape(len(ids), NUM_PERM))
+        np.savez(
+            buffer,
+            ids=np.array(ids, dtype=str),
+            hashes=matrix.reshape(len(ids), NUM_PERM),
+            scheme=np.array([SCHEME]),
+        )
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".minhash-", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
@@ -141,8 +149,10 @@ def _load(path: Path) -> dict[str, object]:
 
     with contextlib.suppress(OSError, ValueError, KeyError), np.load(path) as saved:
         ids, hashes = saved["ids"], saved["hashes"]
+        if str(saved["scheme"][0]) != SCHEME:
+            return {}  # signed another way: signed again
         return {
-            str(i): MinHash(num_perm=NUM_PERM, hashvalues=h) if h.any() else None
+            str(i): MinHash(num_perm=NUM_PERM, hashvalues=h, scheme=SCHEME) if h.any() else None
             for i, h in zip(ids, hashes, strict=True)
         }
     return {}

@@ -140,6 +140,7 @@ def _child_env() -> dict[str, str]:
 
 def build_corpora(args, settings_for, embedder, base_dir: Path) -> dict[int, Path]:
     """The cached corpus of each size (built now if missing)."""
+    from assistant.duplicates import CopyFinder
     from assistant.indexer import rebuild_lexical_if_changed
     from assistant.store import ArticleStore
 
@@ -160,6 +161,10 @@ def build_corpora(args, settings_for, embedder, base_dir: Path) -> dict[int, Pat
             corpus.mark_complete(
                 folder, {"chunks": chunks, "build_s": round(time.perf_counter() - start, 1)}
             )
+        # signed as the indexer signs what it adds, or the first added article would pay
+        # for signing the whole corpus (a minute at 100k) and read as the add time
+        settings = settings_for(folder)
+        CopyFinder(settings.duplicate_threshold).sync(ArticleStore(settings, embedder), folder)
         folders[size] = folder
     return folders
 

@@ -119,3 +119,17 @@ def test_merging_can_be_turned_off(make_assistant, tmp_path):
         [write(tmp_path / "a", "a.txt", site_a()), write(tmp_path / "b", "b.txt", site_b())]
     )
     assert (report.added, report.merged) == (2, 0)
+
+
+def test_saved_signatures_load_back_and_spare_the_next_run_signing_again(tmp_path):
+    """The cache is read on every index run; one that never loads signs every indexed
+    article again each time (about a minute at 100k chunks)."""
+    from assistant.duplicates import _load
+
+    finder = CopyFinder(0.8)
+    finder.add("a", signature(site_a()))
+    finder.add("short", None)
+    finder.save(tmp_path)
+    loaded = _load(tmp_path / CACHE_FILE)
+    assert loaded.keys() == {"a", "short"} and loaded["short"] is None
+    assert loaded["a"].jaccard(signature(site_a())) == 1.0
