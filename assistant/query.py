@@ -238,16 +238,12 @@ def names_found(names: list[str], text: str) -> int:
     return names_in(names, name_words(text))
 
 
-def name_words(text: str) -> frozenset[str]:
-    """The words of ``text`` as names are compared (see ``names_in``); a hyphenated word
-    counts whole and by its parts ("Jong-un", "Jong", "un")."""
-    return _name_words(text)
-
-
 # One question reads the same article and passage texts several times (features, the
 # subject and names checks), and news repeats its words: both are worth remembering.
 @lru_cache(maxsize=1024)
-def _name_words(text: str) -> frozenset[str]:
+def name_words(text: str) -> frozenset[str]:
+    """The words of ``text`` as names are compared (see ``names_in``); a hyphenated word
+    counts whole and by its parts ("Jong-un", "Jong", "un")."""
     words = {_name_word(w) for w in set(_NAME_TOKEN.findall(text))}
     return frozenset(words | {part for w in words if "-" in w for part in w.split("-") if part})
 

@@ -169,11 +169,10 @@ class HybridRetriever(BaseRetriever):
         view = self._current_view()
         vector = np.asarray(self.store.embedder.embed_query(query), dtype=np.float32)
         t1 = time.perf_counter()
-        hits = self.hits(query, vector, view, since, until)
+        weights = view.lexical.term_weights(query)
+        hits = self.hits(query, vector, view, list(weights), since, until)
         t2 = time.perf_counter()
-        context = QuestionContext(
-            query, vector, as_of or view.newest, view.lexical.term_weights(query)
-        )
+        context = QuestionContext(query, vector, as_of or view.newest, weights)
         picked = pick_passages(load_models().rank_passages(context, hits), k)
         t3 = time.perf_counter()
         docs = Retrieved([h.document() for h in picked], context, picked)
@@ -189,11 +188,13 @@ class HybridRetriever(BaseRetriever):
         query: str,
         vector: np.ndarray,
         view: _View,
+        terms: list[str],
         since: int | None = None,
         until: int | None = None,
     ) -> list[PassageHit]:
         """The dense and BM25 candidates of committed articles (published in the date
-        range, when one is given), with sentence vectors."""
+        range, when one is given), with sentence vectors and which of the query's BM25
+        ``terms`` each holds."""
         n = self.settings.candidates
         where = range_filter(since, until)
         dense = [
@@ -209,7 +210,6 @@ class HybridRetriever(BaseRetriever):
                 records[chunk.chunk_id] = (chunk.text, chunk.metadata, chunk.score)
         hits = merge_hits([c.chunk_id for c in dense], lexical, records, self.settings.rrf_k)
         vectors = self.store.sentence_vectors_for({h.chunk_id: (h.text, h.metadata) for h in hits})
-        terms = list(view.lexical.term_weights(query))
         held = view.lexical.terms_held(terms, [h.chunk_id for h in hits])
         for hit, query_terms in zip(hits, held, strict=True):
             hit.sentence_vectors = vectors.get(hit.chunk_id)

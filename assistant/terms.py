@@ -48,15 +48,11 @@ def stemmer():
     return Stemmer.Stemmer("english")
 
 
-def content_terms(text: str) -> frozenset[str]:
-    """Stemmed, case- and accent-folded words of ``text`` without stop words."""
-    return _content_terms(text)
-
-
 # A question compares its passages' titles and texts several times (and follow-up
 # questions the same passages again): remembered, like ``query.name_words``.
 @lru_cache(maxsize=2048)
-def _content_terms(text: str) -> frozenset[str]:
+def content_terms(text: str) -> frozenset[str]:
+    """Stemmed, case- and accent-folded words of ``text`` without stop words."""
     words = [w.strip("'’-") for w in TOKEN.findall(fold(text))]
     words = [w for w in words if w and w not in STOPWORDS]
     return frozenset(stemmer().stemWords(words))
