@@ -19,12 +19,12 @@ import io
 import os
 import re
 import tempfile
-import unicodedata
 from pathlib import Path
 
 import numpy as np
 
 from .schema import Document
+from .terms import fold
 
 NUM_PERM = 128
 SHINGLE_WORDS = 3
@@ -38,8 +38,7 @@ _WORD = re.compile(r"\w+")
 
 def shingles(body: str) -> set[bytes]:
     """The body's word 3-grams, case- and accent-folded (the unit of comparison)."""
-    norm = unicodedata.normalize("NFKD", body.casefold())
-    words = _WORD.findall("".join(c for c in norm if not unicodedata.combining(c)))
+    words = _WORD.findall(fold(body))
     grams = zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)
     return {" ".join(g).encode() for g in grams}
 

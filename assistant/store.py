@@ -212,15 +212,29 @@ class ArticleStore:
         return int(got["metadatas"][0]["revision"]) if got["ids"] else 0
 
     def _bump_revision(self) -> None:
+        self._upsert_docs([], self._new_revision())
+
+    def _new_revision(self) -> int:
         # A fresh random token rather than a counter: two writers on different machines
         # (server mode) could both write n + 1, and a reader would miss one change.
-        revision = secrets.randbits(62) + 1
-        self.docs.upsert(
-            ids=[STATE_ID],
-            embeddings=[[1.0]],
-            documents=[""],
-            metadatas=[{"revision": revision, "kind": "state"}],
-        )
+        return secrets.randbits(62) + 1
+
+    def _upsert_docs(self, new: list[NewDocument], revision: int) -> None:
+        """Article records, then the state row with ``revision``; the state row rides in
+        the last write (each Chroma write has a fixed cost of about 0.1 s)."""
+        rows = [
+            (n.doc.doc_id, n.doc.text, _doc_metadata(n.doc, len(n.chunks), n.sources)) for n in new
+        ]
+        rows.append((STATE_ID, "", {"revision": revision, "kind": "state"}))
+        batch = max(1, self.client.get_max_batch_size())
+        for i in range(0, len(rows), batch):
+            part = rows[i : i + batch]
+            self.docs.upsert(
+                ids=[r[0] for r in part],
+                embeddings=[[1.0]] * len(part),
+                documents=[r[1] for r in part],
+                metadatas=[r[2] for r in part],
+            )
         self.fresh_at = revision
 
     # --- writing --------------------------------------------------------------------
@@ -267,7 +281,7 @@ class ArticleStore:
 
     def add_documents(self, new: list[NewDocument]) -> None:
         """Write many articles at once: all their chunks, then all their records (which
-        make them visible), then one revision change.
+        make them visible) with one revision change in the same write.
 
         A few large writes instead of several per article keep indexing close to the
         encoder's speed: each Chroma write has a fixed cost."""
@@ -281,16 +295,7 @@ class ArticleStore:
             }
         )
         self._write_chunk_rows(rows, [v for n in new for v in n.vectors])
-        batch = max(1, self.client.get_max_batch_size())
-        for i in range(0, len(new), batch):
-            part = new[i : i + batch]
-            self.docs.upsert(
-                ids=[n.doc.doc_id for n in part],
-                embeddings=[[1.0]] * len(part),
-                documents=[n.doc.text for n in part],
-                metadatas=[_doc_metadata(n.doc, len(n.chunks), n.sources) for n in part],
-            )
-        self._bump_revision()
+        self._upsert_docs(new, self._new_revision())
 
     def remove_document(self, doc_id: str) -> bool:
         """Remove the record first (readers stop seeing it), then its chunks."""

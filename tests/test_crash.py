@@ -68,7 +68,7 @@ def check_reader(reader, titles: dict[str, str]) -> None:
 
 
 def run_index(folder: Path, index_dir: Path) -> subprocess.Popen:
-    # Articles are committed a batch at a time (256 chunks by default, all 60 here):
+    # Articles are committed a batch at a time (1,024 chunks by default, all 60 here):
     # small batches let the kill land between commits.
     env = {**os.environ, "ASSISTANT_INDEX_BATCH_CHUNKS": "16"}
     return subprocess.Popen(

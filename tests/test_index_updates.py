@@ -25,15 +25,16 @@ def write_articles(folder, names=ARTICLES):
 def test_one_flush_writes_many_articles_with_one_revision_change(make_assistant, tmp_path):
     assistant = make_assistant()
     revisions = []
-    bump = assistant.store._bump_revision
+    new_revision = assistant.store._new_revision
 
-    def counting_bump():
-        revisions.append(1)
-        bump()
+    def counting_revision():
+        revisions.append(new_revision())
+        return revisions[-1]
 
-    assistant.store._bump_revision = counting_bump
+    assistant.store._new_revision = counting_revision
     report = assistant.index([str(write_articles(tmp_path / "news"))])
     assert report.added == 3 and len(revisions) == 1
+    assert assistant.store.revision() == revisions[0]
     assert len(assistant.sources()) == 3
 
 
