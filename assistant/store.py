@@ -212,16 +212,17 @@ class ArticleStore:
         return int(got["metadatas"][0]["revision"]) if got["ids"] else 0
 
     def _bump_revision(self) -> None:
-        self._upsert_docs([], self._new_revision())
+        self._upsert_docs([])
 
     def _new_revision(self) -> int:
         # A fresh random token rather than a counter: two writers on different machines
         # (server mode) could both write n + 1, and a reader would miss one change.
         return secrets.randbits(62) + 1
 
-    def _upsert_docs(self, new: list[NewDocument], revision: int) -> None:
-        """Article records, then the state row with ``revision``; the state row rides in
-        the last write (each Chroma write has a fixed cost of about 0.1 s)."""
+    def _upsert_docs(self, new: list[NewDocument]) -> None:
+        """Article records, then the state row with a new revision; the state row rides
+        in the last write (each Chroma write has a fixed cost of about 0.1 s)."""
+        revision = self._new_revision()
         rows = [
             (n.doc.doc_id, n.doc.text, _doc_metadata(n.doc, len(n.chunks), n.sources)) for n in new
         ]
@@ -295,7 +296,7 @@ class ArticleStore:
             }
         )
         self._write_chunk_rows(rows, [v for n in new for v in n.vectors])
-        self._upsert_docs(new, self._new_revision())
+        self._upsert_docs(new)
 
     def remove_document(self, doc_id: str) -> bool:
         """Remove the record first (readers stop seeing it), then its chunks."""
