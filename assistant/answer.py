@@ -32,7 +32,12 @@ from .query import WH_WORDS
 from .schema import Answer, AnswerSentence, Citation, Document
 from .sentence_vectors import ChunkTexts, encode_sentences
 from .terms import TOKEN
-from .topicality import ALWAYS_CHECKS, eligible_sentences, failed_question_checks
+from .topicality import (
+    ALWAYS_CHECKS,
+    QUESTION_CHECK_REASONS,
+    eligible_sentences,
+    failed_question_checks,
+)
 
 _QUESTION_WORDS = frozenset(
     "what which who whom whose when where why how did does do is are was were according in on "
@@ -191,8 +196,8 @@ class ExtractiveAnswerer:
             lambda ranked: eligible_sentences(question, ranked, checks, lookup),
             bool(self.models.manifest.get("distinct", False)),
         )
-        if self.declines(question, hits, comp, checks, lookup):
-            return self._abstain(question, comp)
+        if reason := self.decline_reason(question, hits, comp, checks, lookup):
+            return self._abstain(question, comp, reason)
         citations = [sentence_citation(i, c) for i, c in enumerate(comp.chosen, start=1)]
         sentences = [
             AnswerSentence(
@@ -212,12 +217,16 @@ class ExtractiveAnswerer:
             answerer=self.name,
         )
 
-    def declines(self, question: str, hits, comp: Composition, checks, lookup) -> bool:
-        """Whether to abstain: nothing chosen, too unlikely an answer, or a kept check of
-        the question's names and answer type fails."""
-        if not comp.chosen or comp.probability < self.min_probability:
-            return True
-        return bool(failed_question_checks(question, hits, comp.chosen, checks, lookup))
+    def decline_reason(self, question: str, hits, comp: Composition, checks, lookup) -> str:
+        """Why to abstain (one of ``schema.DECLINE_REASONS``), or "" to answer: nothing
+        quotable, too unlikely an answer, or a kept check of the question's names and
+        answer type fails."""
+        if not comp.chosen:
+            return "no_quotable_sentence"
+        if comp.probability < self.min_probability:
+            return "low_probability"
+        failed = failed_question_checks(question, hits, comp.chosen, checks, lookup)
+        return QUESTION_CHECK_REASONS[failed[0]] if failed else ""
 
     def ranked_hits(
         self, question: str, passages: list[LCDocument]
@@ -256,7 +265,7 @@ class ExtractiveAnswerer:
             )
         return hits
 
-    def _abstain(self, question: str, comp: Composition) -> Answer:
+    def _abstain(self, question: str, comp: Composition, reason: str) -> Answer:
         related, used = [], set()
         for cand in comp.ranked:
             if cand.hit.chunk_id in used:
@@ -269,6 +278,7 @@ class ExtractiveAnswerer:
             question=question,
             answer=abstention_text(question),
             abstained=True,
+            declined_because=reason,
             related=related,
             answerer=self.name,
         )

@@ -12,6 +12,28 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def _reasons(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {n}" for reason, n in counts.items()) or "-"
+
+
+def _supported_rows(sup: dict | None) -> list[tuple[str, str]]:
+    if not sup or not sup["questions"]:
+        return []
+    hits = " / ".join(_pct(sup["hit_at"][str(k)]) for k in HIT_KS)
+    return [
+        (f"supported ({sup['questions']}): hit@{'/'.join(map(str, HIT_KS))}", hits),
+        (
+            f"supported ({sup['questions']}): citation / answer hit",
+            f"{_pct(sup['citation_hit'])} / {_pct(sup['answer_hit'])}",
+        ),
+        ("supported: wrongly declined", _pct(sup["wrongly_declined"])),
+        (
+            f"answerable unsupported ({sup['unsupported']}): declined",
+            _pct(sup["unsupported_declined"]),
+        ),
+    ]
+
+
 def metric_rows(summary: dict) -> list[tuple[str, str]]:
     """(metric, value) pairs in the order the reports show them."""
     rows = [(f"retrieval hit@{k}", _pct(summary["hit_at"][str(k)])) for k in HIT_KS]
@@ -20,6 +42,8 @@ def metric_rows(summary: dict) -> list[tuple[str, str]]:
         ("answer hit", _pct(summary["answer_hit"])),
         ("unanswerable declined", _pct(summary["unanswerable_declined"])),
         ("answerable wrongly declined", _pct(summary["answerable_declined"])),
+        ("  because", _reasons(summary.get("answerable_declined_because") or {})),
+        *_supported_rows(summary.get("supported")),
         ("quote fidelity", _pct(summary["quote_fidelity"])),
         ("latency p50 / p95 (ms)", "{p50:.0f} / {p95:.0f}".format(**summary["latency_ms"])),
     ]
@@ -40,6 +64,8 @@ def format_summary(summary: dict) -> str:
 def _miss_line(r: QuestionResult) -> str:
     rank = r.retrieval_rank if r.retrieval_rank is not None else "-"
     answer = " ".join(r.answer.split())
+    if r.abstained and r.declined_because:
+        answer = f"({r.declined_because}) {answer}"
     answer = answer if len(answer) <= 160 else answer[:157] + "..."
     return f"| {r.id} | {r.question} | {r.gold} | {rank} | {answer} |".replace("\n", " ")
 

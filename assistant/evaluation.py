@@ -80,6 +80,9 @@ class QuestionResult:
     quotes_verbatim: int
     latency_ms: float
     cited: list[str] = field(default_factory=list)
+    declined_because: str = ""
+    # some article holds the gold near the question's words (``learn.weeks.is_supported``)
+    supported: bool = False
 
 
 def normalise(text: str) -> str:
@@ -253,6 +256,7 @@ def score_question(
         quotes_verbatim=verbatim,
         latency_ms=round(latency_ms, 2),
         cited=[c.chunk_id for c in answer.citations],
+        declined_because=answer.declined_because,
     )
 
 
@@ -274,8 +278,40 @@ def ask_all(
     return results
 
 
+def label_supported(results: list[QuestionResult], store) -> None:
+    """Mark the answerable questions some indexed article supports: it holds the gold
+    answer near the question's words (the training evaluation's label, so dev figures on
+    supported questions compare with the held-out weeks')."""
+    from .learn.weeks import is_supported, support_text
+
+    texts = [support_text(d.text) for i in store.committed_ids() if (d := store.get_document(i))]
+    for r in results:
+        r.supported = not r.unanswerable and is_supported(r.question, r.gold, texts)
+
+
 def _share(flags: list[bool]) -> float | None:
     return round(sum(flags) / len(flags), 4) if flags else None
+
+
+def _supported_figures(answerable: list[QuestionResult]) -> dict:
+    """Figures on the answerable questions the corpus supports, and the rest's declines."""
+    sup = [r for r in answerable if r.supported]
+    unsup = [r for r in answerable if not r.supported]
+    ranks = [r.retrieval_rank for r in sup]
+    return {
+        "questions": len(sup),
+        "hit_at": {str(k): _share([r is not None and r <= k for r in ranks]) for k in HIT_KS},
+        "citation_hit": _share([r.citation_hit for r in sup]),
+        "answer_hit": _share([r.answer_hit for r in sup]),
+        "wrongly_declined": _share([r.abstained for r in sup]),
+        "unsupported": len(unsup),
+        "unsupported_declined": _share([r.abstained for r in unsup]),
+    }
+
+
+def _reason_counts(results: list[QuestionResult]) -> dict[str, int]:
+    reasons = [r.declined_because or "unknown" for r in results if r.abstained]
+    return {reason: reasons.count(reason) for reason in sorted(set(reasons))}
 
 
 def summarise(results: list[QuestionResult]) -> dict:
@@ -294,6 +330,8 @@ def summarise(results: list[QuestionResult]) -> dict:
         "answer_hit": _share([r.answer_hit for r in answerable]),
         "unanswerable_declined": _share([r.abstained for r in unanswerable]),
         "answerable_declined": _share([r.abstained for r in answerable]),
+        "answerable_declined_because": _reason_counts(answerable),
+        "supported": _supported_figures(answerable),
         "quote_fidelity": round(sum(r.quotes_verbatim for r in results) / quotes, 4)
         if quotes
         else None,
@@ -341,6 +379,7 @@ def run_eval(
     assistant = Assistant(indexed, embedder=embedder)
     start = time.perf_counter()
     results = ask_all(assistant, questions, progress)
+    label_supported(results, assistant.store)
     summary = summarise(results)
     summary["run"] = {
         "questions_file": str(questions_path),

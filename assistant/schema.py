@@ -87,6 +87,16 @@ class AnswerSentence(BaseModel):
         return not self.supported
 
 
+# Why an answer abstained (``Answer.declined_because``), in words for the reader.
+DECLINE_REASONS = {
+    "empty_library": "No articles are indexed.",
+    "no_quotable_sentence": "No retrieved sentence speaks of what the question asks.",
+    "low_probability": "The closest sentences are unlikely to answer the question.",
+    "names_missing": "The retrieved articles do not mention the names or years it asks about.",
+    "no_asked_type": "No retrieved sentence holds the number or date it asks for.",
+}
+
+
 class Answer(BaseModel):
     """The answer to one question, following the JSON contract."""
 
@@ -99,6 +109,7 @@ class Answer(BaseModel):
     answerer: str = "extractive"
     related: list[Citation] = Field(default_factory=list)
     note: str = ""
+    declined_because: str = ""  # one of DECLINE_REASONS when abstained
 
     def to_json_dict(self) -> dict:
         """The object printed by ``assistant ask --json``."""

@@ -61,7 +61,13 @@ def empty_library_answer(question: str, answerer) -> Answer:
     """The reply to any question while the library is empty: not "the articles don't
     say", which would blame articles that are not there."""
     name = getattr(answerer, "name", "extractive")
-    return Answer(question=question, answer=NO_ARTICLES, abstained=True, answerer=name)
+    return Answer(
+        question=question,
+        answer=NO_ARTICLES,
+        abstained=True,
+        declined_because="empty_library",
+        answerer=name,
+    )
 
 
 def _library_is_empty(passages: list, store: ArticleStore) -> bool:

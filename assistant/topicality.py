@@ -162,6 +162,8 @@ ALWAYS_CHECKS = QUOTABLE_CHECKS + TRUST_CHECKS
 # Kept only where held-out blocks show they help (``learn.train``).
 SENTENCE_CHECKS = ("subject",)
 QUESTION_CHECKS = ("asked_type",)
+# What a failed question check tells the reader (``Answer.declined_because``).
+QUESTION_CHECK_REASONS = {"names": "names_missing", "asked_type": "no_asked_type"}
 
 
 def eligible_sentences(question: str, ranked: list, checks: list[str], get_article) -> list:

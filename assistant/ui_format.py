@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from .schema import Answer, Citation, IndexReport, SourceInfo
+from .schema import DECLINE_REASONS, Answer, Citation, IndexReport, SourceInfo
 from .terms import fold
 
 # Markdown, GFM autolink and LaTeX triggers become character references; newlines become
@@ -205,6 +205,7 @@ def render_abstention(
         _asked_as(asked_as),
         f'<div class="answer abstained"><span class="abstain-icon" aria-hidden="true">i</span>'
         f"{escape(answer.answer)}</div>",
+        _decline_reason(answer.declined_because),
         _note(answer.note),
         related,
         _footer(answer),
@@ -221,6 +222,12 @@ def _asked_as(question: str) -> str:
     if not question:
         return ""
     return f'<div class="asked-as">Understood as: <q>{escape(question)}</q></div>'
+
+
+def _decline_reason(reason: str) -> str:
+    """Why it declined, in words; the empty library's message already says it all."""
+    words = DECLINE_REASONS.get(reason, "") if reason != "empty_library" else ""
+    return f'<div class="decline-reason">Why: {escape(words)}</div>' if words else ""
 
 
 def _note(note: str) -> str:

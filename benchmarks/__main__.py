@@ -27,6 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 QUICK_ARTICLES = 40
+COLD_START_RUNS = 3  # the median is reported
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -180,18 +181,33 @@ def serve_figures(folder: Path, questions: Path, rounds: int) -> dict:
     )  # fmt: skip
     figures = json.loads(probe.stdout.strip().splitlines()[-1])
     question = json.loads(questions.read_text().splitlines()[0])["question"]
+    command = [sys.executable, "-m", "assistant", "ask", question, "--index-dir", str(folder)]
+    runs = [_cold_start(command + ["--json"], env) for _ in range(COLD_START_RUNS)]
+    seconds, cpu_s, _ = sorted(runs)[len(runs) // 2]  # the median run
+    return {
+        **figures,
+        "cold_start_s": round(seconds, 2),
+        "cold_start_cpu_s": round(cpu_s, 2),
+        "cold_start_runs": [
+            {"s": round(s, 2), "cpu_s": round(c, 2), "load_1m": ld} for s, c, ld in runs
+        ],
+    }
+
+
+def _cold_start(command: list[str], env: dict) -> tuple[float, float, float]:
+    """(seconds, CPU seconds, 1-minute load average before) of one CLI process that
+    starts, answers and exits; one run alone reads whatever else the machine is doing."""
+    load = round(os.getloadavg()[0], 2)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     seconds, cli = measure.timed(
         lambda: subprocess.run(
-            [sys.executable, "-m", "assistant", "ask", question, "--index-dir", str(folder)]
-            + ["--json"],
-            capture_output=True, text=True, env=env, cwd=ROOT, check=True,
+            command, capture_output=True, text=True, env=env, cwd=ROOT, check=True
         )
-    )  # fmt: skip
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     json.loads(cli.stdout)  # a real answer came back
-    return {**figures, "cold_start_s": round(seconds, 2), "cold_start_cpu_s": round(cpu_s, 2)}
+    return seconds, cpu_s, load
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -105,7 +105,8 @@ def _serving_rows(size: str, s: dict) -> list[Row]:
         ),
         _limit_row(
             f"cold start to first answer at {label}",
-            f"{s['cold_start_s']:.1f} s ({s['cold_start_cpu_s']:.1f} s CPU)",
+            f"{s['cold_start_s']:.1f} s ({s['cold_start_cpu_s']:.1f} s CPU; median of "
+            f"{len(s.get('cold_start_runs', [1]))})",
             s["cold_start_s"],
             target.get("cold"),
             "s",

@@ -117,6 +117,7 @@ def test_a_year_the_question_names_must_occur_in_the_passages_or_their_date(embe
     answerer = checked(embedder, "names")
     other_year = answerer.answer("Who won the World Cup qualifier in 1930?", [_passage(text)])
     assert other_year.abstained, other_year.answer
+    assert other_year.declined_because == "names_missing"
     dated = _passage(text)
     dated.metadata["date"] = "1930/07/30"
     same_year = answerer.answer("Who won the World Cup qualifier in 1930?", [dated])
@@ -189,9 +190,11 @@ def test_a_number_question_without_a_number_in_any_sentence_abstains(embedder):
         "The floods in Pakistan killed 1,700 people and destroyed villages across Sindh. "
         "Officials said people died in the floods as rivers burst their banks."
     )
-    assert answerer.answer(question, [vague]).abstained
+    declined = answerer.answer(question, [vague])
+    assert declined.abstained and declined.declined_because == "no_asked_type"
     answer = answerer.answer(question, [counted])
     assert not answer.abstained and "1,700" in answer.answer, answer.answer
+    assert answer.declined_because == ""
 
 
 @pytest.mark.parametrize(

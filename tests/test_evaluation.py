@@ -17,6 +17,7 @@ from assistant.evaluation import (
     run_eval,
     summarise,
 )
+from assistant.schema import DECLINE_REASONS
 
 from .conftest import ROOT, SEEDS
 
@@ -41,6 +42,19 @@ def _result(**fields) -> QuestionResult:
     return QuestionResult(**{**base, **fields})
 
 
+def test_supported_figures_count_only_the_questions_the_corpus_supports():
+    results = [
+        _result(supported=True, citation_hit=True, answer_hit=True),
+        _result(supported=True, abstained=True, quotes=0, quotes_verbatim=0),
+        _result(abstained=True, quotes=0, quotes_verbatim=0),
+        _result(citation_hit=True),
+    ]
+    sup = summarise(results)["supported"]
+    assert (sup["questions"], sup["unsupported"]) == (2, 2)
+    assert (sup["citation_hit"], sup["answer_hit"], sup["wrongly_declined"]) == (0.5, 0.5, 0.5)
+    assert sup["unsupported_declined"] == 0.5
+
+
 @pytest.mark.parametrize(
     ("text", "gold", "expected"),
     [
@@ -59,7 +73,13 @@ def test_summary_counts_hits_abstentions_and_fidelity():
     results = [
         _result(retrieval_rank=1, citation_hit=True, answer_hit=True, latency_ms=10),
         _result(retrieval_rank=4, citation_hit=True, latency_ms=20),
-        _result(abstained=True, quotes=0, quotes_verbatim=0, latency_ms=30),
+        _result(
+            abstained=True,
+            quotes=0,
+            quotes_verbatim=0,
+            latency_ms=30,
+            declined_because="low_probability",
+        ),
         _result(unanswerable=True, abstained=True, quotes=0, quotes_verbatim=0, latency_ms=40),
         _result(unanswerable=True, quotes=2, quotes_verbatim=1, latency_ms=50),
     ]
@@ -68,6 +88,10 @@ def test_summary_counts_hits_abstentions_and_fidelity():
     assert s["hit_at"] == {"1": 0.3333, "3": 0.3333, "5": 0.6667, "10": 0.6667}
     assert (s["citation_hit"], s["answer_hit"]) == (0.6667, 0.3333)
     assert (s["unanswerable_declined"], s["answerable_declined"]) == (0.5, 0.3333)
+    assert s["answerable_declined_because"] == {"low_probability": 1}
+    # none is marked supported: the supported figures are empty, the declines counted
+    assert s["supported"]["questions"] == 0 and s["supported"]["citation_hit"] is None
+    assert s["supported"]["unsupported_declined"] == 0.3333
     assert s["quote_fidelity"] == 0.75
     assert s["latency_ms"]["p50"] == 30.0
 
@@ -136,6 +160,11 @@ def test_seed_set_meets_its_targets_and_reuses_the_index(tmp_path, make_settings
     # examples made this hold; see README, "The seed article")
     assert missed == []
     assert (answered, declined) == ([], [])
+    supported = [r for r in run.results if r.supported]
+    assert len(supported) >= 10 and not any(r.unanswerable for r in supported)
+    assert s["supported"]["citation_hit"] == 1.0
+    reasons = {r.declined_because for r in run.results if r.unanswerable}
+    assert "" not in reasons and reasons <= set(DECLINE_REASONS), reasons
     assert s["quote_fidelity"] == 1.0
     assert not s["run"]["index_reused"]
 

@@ -100,6 +100,20 @@ def test_abstention_offers_related_passages_not_sources():
     assert "Related passages" in html and "not an answer" in html
     assert html.count('class="cite-card related"') == 2
     assert "Sources<" not in html and "cite-ref" not in html
+    assert "Why:" not in html  # no reason given, none shown
+
+
+def test_abstention_says_why_in_words():
+    answer = Answer(
+        question="What did Japan's prime minister say?",
+        answer="The indexed articles don't answer it.",
+        abstained=True,
+        declined_because="names_missing",
+    )
+    html = fmt.render_answer(answer, "t0")
+    assert "Why: The retrieved articles do not mention the names" in html
+    empty = answer.model_copy(update={"declined_because": "empty_library"})
+    assert "Why:" not in fmt.render_answer(empty, "t0")
 
 
 def test_article_markup_is_inert():

@@ -50,6 +50,7 @@ class WeekResult:
     quotes: int
     quotes_verbatim: int
     latency_ms: float
+    declined_because: str = ""
 
 
 def week_result(scored, week: str, block: str, supported: bool) -> WeekResult:
@@ -166,10 +167,12 @@ def summarise_weeks(results: list[WeekResult], rounds: int = BOOTSTRAP_ROUNDS) -
             if value is not None:
                 draws[name].append(value)
     latencies = [r.latency_ms for r in results]
+    reasons = [r.declined_because or "unknown" for r in results if r.supported and r.abstained]
     return {
         "questions": len(results),
         "supported": sum(r.supported for r in results),
         "weeks": weeks,
+        "supported_declined_because": {k: reasons.count(k) for k in sorted(set(reasons))},
         "metrics": {
             name: {
                 "value": None if value is None else round(value, 4),
