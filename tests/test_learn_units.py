@@ -1,5 +1,6 @@
 """Pure parts of the learning package: blocks and the held-out sample, the supported
-label, the tree evaluator against LightGBM, the vector cache and case/accent folding."""
+label, the tree evaluator against LightGBM, the vector cache, case/accent folding and the
+week figures with their intervals."""
 
 from __future__ import annotations
 
@@ -123,3 +124,39 @@ def test_a_small_library_holds_only_its_articles_and_retrieves_from_them():
     hits = small.hits("mayor", np.array([0, 1, 0], dtype=np.float32), candidates=40)
     assert {h.chunk_id for h in hits} == {"a:0", "a:1"}
     assert small.lexical.search("storm", 5) == []
+
+
+def _week_result(week: str, supported: bool, **fields):
+    from assistant.learn.evaluate import WeekResult
+
+    base = dict(
+        id="q", week=week, block="b", question="?", gold="x", supported=supported,
+        abstained=False, answer="", retrieval_rank=None, citation_hit=False,
+        answer_hit=False, quotes=1, quotes_verbatim=1, latency_ms=10.0,
+    )  # fmt: skip
+    return WeekResult(**{**base, **fields})
+
+
+def test_week_figures_split_supported_questions_and_count_decline_reasons():
+    from assistant.learn.evaluate import markdown_table, summarise_weeks
+
+    results = [
+        _week_result("w1", True, retrieval_rank=1, citation_hit=True, answer_hit=True),
+        _week_result("w1", True, abstained=True, declined_because="low_probability"),
+        _week_result("w2", False, abstained=True, declined_because="names_missing"),
+        _week_result("w2", False, retrieval_rank=3),
+    ]
+    summary = summarise_weeks(results, rounds=50)
+    m = summary["metrics"]
+    assert (summary["questions"], summary["supported"], summary["weeks"]) == (4, 2, ["w1", "w2"])
+    assert m["supported.citation_hit"]["value"] == 0.5 and m["all.citation_hit"]["value"] == 0.25
+    assert m["supported.hit@1"]["value"] == 0.5 and m["all.hit@3"]["value"] == 0.5
+    assert m["unsupported.declined"]["value"] == 0.5
+    assert m["supported.wrongly_declined"]["value"] == 0.5
+    low, high = m["all.citation_hit"]["low"], m["all.citation_hit"]["high"]
+    assert 0.0 <= low <= 0.25 <= high <= 0.5  # resampling the two weeks
+    assert summary["supported_declined_because"] == {"low_probability": 1}
+    assert summary["unsupported_declined_because"] == {"names_missing": 1}
+    table = markdown_table(summary)
+    assert "| citation hit | 0.50 [" in table
+    assert "Declined unsupported questions, by reason: names_missing 1." in table

@@ -152,6 +152,12 @@ def _metric_values(results: list[WeekResult]) -> dict[str, float | None]:
     return values
 
 
+def _reason_counts(results) -> dict[str, int]:
+    """How many of ``results`` declined for each reason (``Answer.declined_because``)."""
+    reasons = [r.declined_because or "unknown" for r in results if r.abstained]
+    return {reason: reasons.count(reason) for reason in sorted(set(reasons))}
+
+
 def summarise_weeks(results: list[WeekResult], rounds: int = BOOTSTRAP_ROUNDS) -> dict:
     """Every figure with a 95 % interval from resampling weeks with replacement."""
     point = _metric_values(results)
@@ -167,12 +173,12 @@ def summarise_weeks(results: list[WeekResult], rounds: int = BOOTSTRAP_ROUNDS) -
             if value is not None:
                 draws[name].append(value)
     latencies = [r.latency_ms for r in results]
-    reasons = [r.declined_because or "unknown" for r in results if r.supported and r.abstained]
     return {
         "questions": len(results),
         "supported": sum(r.supported for r in results),
         "weeks": weeks,
-        "supported_declined_because": {k: reasons.count(k) for k in sorted(set(reasons))},
+        "supported_declined_because": _reason_counts(r for r in results if r.supported),
+        "unsupported_declined_because": _reason_counts(r for r in results if not r.supported),
         "metrics": {
             name: {
                 "value": None if value is None else round(value, 4),
@@ -252,4 +258,8 @@ def markdown_table(summary: dict) -> str:
         f"| quote fidelity | | {cell('quote_fidelity')} |",
         "| latency p50 / p95 (ms) | | {p50} / {p95} |".format(**summary["latency_ms"]),
     ]
+    for label in ("supported", "unsupported"):
+        if counts := summary.get(f"{label}_declined_because"):
+            said = ", ".join(f"{reason} {n}" for reason, n in counts.items())
+            lines += ["", f"Declined {label} questions, by reason: {said}."]
     return "\n".join(lines) + "\n"
