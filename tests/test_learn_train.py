@@ -119,3 +119,30 @@ def test_training_refuses_held_out_weeks(tmp_path, embedder):
     held = held_out_blocks(make_blocks(week_names(train_dir())))[0]
     with pytest.raises(ValueError, match="held-out"):
         train(train_dir(), tmp_path, embedder, load_settings(), blocks=[held[:1], held[1:2]])
+
+
+@needs_data
+def test_evaluation_over_a_training_week_labels_and_scores_its_questions(tmp_path, embedder):
+    from assistant.config import load_settings
+    from assistant.learn.evaluate import evaluate_blocks
+    from assistant.learn.weeks import is_supported, load_week, support_text
+
+    week = "2022-06-17"
+    summary, results = evaluate_blocks(
+        train_dir(),
+        [[week]],
+        load_settings(index_dir=tmp_path / "index"),
+        tmp_path / "cache",
+        embedder,
+        progress=lambda message: None,
+        max_articles=25,
+    )
+    loaded = load_week(train_dir() / week, 25)
+    texts = [support_text(d.text) for d in loaded.documents]
+    assert [r.id for r in results] == [q.id for q in loaded.questions]
+    for r, q in zip(results, loaded.questions, strict=True):
+        # the week's own label (is the gold in some article near the question's words)
+        assert r.supported == (q.in_corpus and is_supported(q.question, q.answer, texts))
+        assert (r.declined_because != "") == r.abstained
+    assert summary["questions"] == len(results) and summary["weeks"] == [week]
+    assert summary["metrics"]["quote_fidelity"]["value"] == 1.0

@@ -55,8 +55,11 @@ class WeekResult:
 
 def week_result(scored, week: str, block: str, supported: bool) -> WeekResult:
     """A question's ``evaluation.QuestionResult`` with its week, block and label."""
+    # the week's own label, not the one ``evaluation`` gives over a corpus folder
     shared = {
-        f.name: getattr(scored, f.name) for f in fields(WeekResult) if hasattr(scored, f.name)
+        f.name: getattr(scored, f.name)
+        for f in fields(WeekResult)
+        if hasattr(scored, f.name) and f.name != "supported"
     }
     return WeekResult(week=week, block=block, supported=supported, **shared)
 
@@ -201,12 +204,14 @@ def evaluate_blocks(
     cache_dir: Path,
     embedder,
     progress: Progress = print,
+    max_articles: int | None = None,
 ) -> tuple[dict, list[WeekResult]]:
-    """Index and ask every block; the summary with intervals and every result."""
+    """Index and ask every block (only its weeks' first ``max_articles`` articles, for a
+    quick sample); the summary with intervals and every result."""
     results: list[WeekResult] = []
     for names in blocks:
         start = time.perf_counter()
-        weeks = [load_week(Path(train_dir) / n) for n in names]
+        weeks = [load_week(Path(train_dir) / n, max_articles) for n in names]
         indexed = index_block(weeks, settings, cache_dir, embedder)
         block_results = ask_block(weeks, indexed, embedder)
         results += block_results
