@@ -215,6 +215,7 @@ class ExtractiveAnswerer:
             citations=citations,
             sentences=sentences,
             answerer=self.name,
+            answer_probability=round(float(comp.probability), 4),
         )
 
     def decline_reason(self, question: str, hits, comp: Composition, checks, lookup) -> str:
@@ -279,6 +280,7 @@ class ExtractiveAnswerer:
             answer=abstention_text(question),
             abstained=True,
             declined_because=reason,
+            answer_probability=round(float(comp.probability), 4) if comp.chosen else None,
             related=related,
             answerer=self.name,
         )

@@ -81,6 +81,7 @@ class QuestionResult:
     latency_ms: float
     cited: list[str] = field(default_factory=list)
     declined_because: str = ""
+    answer_probability: float | None = None
     # some article holds the gold near the question's words (``learn.weeks.is_supported``)
     supported: bool = False
 
@@ -257,6 +258,7 @@ def score_question(
         latency_ms=round(latency_ms, 2),
         cited=[c.chunk_id for c in answer.citations],
         declined_because=answer.declined_because,
+        answer_probability=answer.answer_probability,
     )
 
 

@@ -110,6 +110,8 @@ class Answer(BaseModel):
     related: list[Citation] = Field(default_factory=list)
     note: str = ""
     declined_because: str = ""  # one of DECLINE_REASONS when abstained
+    # the abstention model's probability that the chosen sentences answer (extractive)
+    answer_probability: float | None = None
 
     def to_json_dict(self) -> dict:
         """The object printed by ``assistant ask --json``."""

@@ -228,3 +228,17 @@ def test_what_someone_said_about_a_topic_comes_from_an_article_naming_both(embed
     answer = answerer.answer(question, [halloween, francis])
     assert not answer.abstained, answer.answer
     assert {c.doc_id for c in answer.citations} == {"francis"}, answer.answer
+
+
+def test_an_answer_carries_its_probability_and_declines_below_the_threshold(embedder):
+    question = "How many people died in the floods in Pakistan?"
+    counted = _passage(
+        "The floods in Pakistan killed 1,700 people and destroyed villages across Sindh."
+    )
+    answer = checked(embedder).answer(question, [counted])
+    assert not answer.abstained and 0.0 < answer.answer_probability <= 1.0
+    strict = checked(embedder)
+    strict.min_probability = answer.answer_probability + 1e-3
+    declined = strict.answer(question, [counted])
+    assert declined.abstained and declined.declined_because == "low_probability"
+    assert declined.answer_probability == answer.answer_probability

@@ -51,6 +51,7 @@ class WeekResult:
     quotes_verbatim: int
     latency_ms: float
     declined_because: str = ""
+    answer_probability: float | None = None
 
 
 def week_result(scored, week: str, block: str, supported: bool) -> WeekResult:
