@@ -124,6 +124,18 @@ def test_chat_library_upload_and_cited_answer(browser, seed_app, tmp_path):
     assert tab.outside == []
 
 
+def test_an_unanswered_question_says_why_and_offers_related_passages(browser, seed_app):
+    tab = Page(browser, seed_app.url, 1280, 900)
+    tab.ask("What did Putin say about the price of oil?")
+    reply = tab.last_reply()
+    assert reply.locator(".answer.abstained").is_visible()
+    assert "don't" in reply.locator(".answer.abstained").inner_text()
+    reason = reply.locator(".decline-reason").inner_text()
+    assert reason.startswith("Why: ") and len(reason) > len("Why: ") + 10, reason
+    assert reply.locator("a.cite-ref").count() == 0  # nothing is cited as an answer
+    tab.shot("04b-abstention-with-reason-desktop")
+
+
 def test_phone_width_has_no_sideways_scroll(browser, seed_app):
     tab = Page(browser, seed_app.url, 375, 800)
     tab.shot("05-first-screen-phone")
