@@ -12,8 +12,9 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def _reasons(counts: dict[str, int]) -> str:
-    return ", ".join(f"{reason} {n}" for reason, n in counts.items()) or "-"
+def format_reasons(counts: dict[str, int]) -> str:
+    """Decline reasons with their counts ("low_probability 12, names_missing 1")."""
+    return ", ".join(f"{reason} {n}" for reason, n in counts.items())
 
 
 def _supported_rows(sup: dict | None) -> list[tuple[str, str]]:
@@ -42,7 +43,7 @@ def metric_rows(summary: dict) -> list[tuple[str, str]]:
         ("answer hit", _pct(summary["answer_hit"])),
         ("unanswerable declined", _pct(summary["unanswerable_declined"])),
         ("answerable wrongly declined", _pct(summary["answerable_declined"])),
-        ("  because", _reasons(summary.get("answerable_declined_because") or {})),
+        ("  because", format_reasons(summary.get("answerable_declined_because") or {}) or "-"),
         *_supported_rows(summary.get("supported")),
         ("quote fidelity", _pct(summary["quote_fidelity"])),
         ("latency p50 / p95 (ms)", "{p50:.0f} / {p95:.0f}".format(**summary["latency_ms"])),

@@ -18,7 +18,7 @@ import json
 import shutil
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -299,10 +299,9 @@ def _supported_figures(answerable: list[QuestionResult]) -> dict:
     """Figures on the answerable questions the corpus supports, and the rest's declines."""
     sup = [r for r in answerable if r.supported]
     unsup = [r for r in answerable if not r.supported]
-    ranks = [r.retrieval_rank for r in sup]
     return {
         "questions": len(sup),
-        "hit_at": {str(k): _share([r is not None and r <= k for r in ranks]) for k in HIT_KS},
+        "hit_at": _hit_shares([r.retrieval_rank for r in sup]),
         "citation_hit": _share([r.citation_hit for r in sup]),
         "answer_hit": _share([r.answer_hit for r in sup]),
         "wrongly_declined": _share([r.abstained for r in sup]),
@@ -311,7 +310,14 @@ def _supported_figures(answerable: list[QuestionResult]) -> dict:
     }
 
 
-def _reason_counts(results: list[QuestionResult]) -> dict[str, int]:
+def _hit_shares(ranks: list[int | None]) -> dict[str, float | None]:
+    """Share of ``ranks`` (first hit rank, or None) within each of ``HIT_KS``."""
+    return {str(k): _share([r is not None and r <= k for r in ranks]) for k in HIT_KS}
+
+
+def decline_reason_counts(results: Iterable) -> dict[str, int]:
+    """How many of ``results`` (anything with ``abstained`` and ``declined_because``)
+    declined for each reason."""
     reasons = [r.declined_because or "unknown" for r in results if r.abstained]
     return {reason: reasons.count(reason) for reason in sorted(set(reasons))}
 
@@ -320,19 +326,18 @@ def summarise(results: list[QuestionResult]) -> dict:
     """The metrics over all results (shares in 0..1; None where nothing to count)."""
     answerable = [r for r in results if not r.unanswerable]
     unanswerable = [r for r in results if r.unanswerable]
-    ranks = [r.retrieval_rank for r in answerable]
     quotes = sum(r.quotes for r in results)
     latencies = [r.latency_ms for r in results]
     return {
         "questions": len(results),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
-        "hit_at": {str(k): _share([r is not None and r <= k for r in ranks]) for k in HIT_KS},
+        "hit_at": _hit_shares([r.retrieval_rank for r in answerable]),
         "citation_hit": _share([r.citation_hit for r in answerable]),
         "answer_hit": _share([r.answer_hit for r in answerable]),
         "unanswerable_declined": _share([r.abstained for r in unanswerable]),
         "answerable_declined": _share([r.abstained for r in answerable]),
-        "answerable_declined_because": _reason_counts(answerable),
+        "answerable_declined_because": decline_reason_counts(answerable),
         "supported": _supported_figures(answerable),
         "quote_fidelity": round(sum(r.quotes_verbatim for r in results) / quotes, 4)
         if quotes

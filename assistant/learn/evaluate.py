@@ -21,7 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Settings
-from ..evaluation import INDEX_MODULES, INDEX_SETTINGS, EvalQuestion, score_question
+from ..eval_report import format_reasons
+from ..evaluation import (
+    INDEX_MODULES,
+    INDEX_SETTINGS,
+    EvalQuestion,
+    decline_reason_counts,
+    score_question,
+)
 from ..ingest import LoadResult
 from .dataset import quiz_day
 from .weeks import Week, is_supported, load_week, support_text
@@ -156,12 +163,6 @@ def _metric_values(results: list[WeekResult]) -> dict[str, float | None]:
     return values
 
 
-def _reason_counts(results) -> dict[str, int]:
-    """How many of ``results`` declined for each reason (``Answer.declined_because``)."""
-    reasons = [r.declined_because or "unknown" for r in results if r.abstained]
-    return {reason: reasons.count(reason) for reason in sorted(set(reasons))}
-
-
 def summarise_weeks(results: list[WeekResult], rounds: int = BOOTSTRAP_ROUNDS) -> dict:
     """Every figure with a 95 % interval from resampling weeks with replacement."""
     point = _metric_values(results)
@@ -181,8 +182,10 @@ def summarise_weeks(results: list[WeekResult], rounds: int = BOOTSTRAP_ROUNDS) -
         "questions": len(results),
         "supported": sum(r.supported for r in results),
         "weeks": weeks,
-        "supported_declined_because": _reason_counts(r for r in results if r.supported),
-        "unsupported_declined_because": _reason_counts(r for r in results if not r.supported),
+        "supported_declined_because": decline_reason_counts(r for r in results if r.supported),
+        "unsupported_declined_because": decline_reason_counts(
+            r for r in results if not r.supported
+        ),
         "metrics": {
             name: {
                 "value": None if value is None else round(value, 4),
@@ -266,6 +269,5 @@ def markdown_table(summary: dict) -> str:
     ]
     for label in ("supported", "unsupported"):
         if counts := summary.get(f"{label}_declined_because"):
-            said = ", ".join(f"{reason} {n}" for reason, n in counts.items())
-            lines += ["", f"Declined {label} questions, by reason: {said}."]
+            lines += ["", f"Declined {label} questions, by reason: {format_reasons(counts)}."]
     return "\n".join(lines) + "\n"
