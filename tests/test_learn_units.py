@@ -160,3 +160,47 @@ def test_week_figures_split_supported_questions_and_count_decline_reasons():
     table = markdown_table(summary)
     assert "| citation hit | 0.50 [" in table
     assert "Declined unsupported questions, by reason: names_missing 1." in table
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_abstention_models_answer_at_start_up_as_fitted(tmp_path, which):
+    """Both kinds of abstention model (logistic, boosted trees) written by training and
+    read back at start-up give the probabilities training computed out of fold."""
+    import json
+
+    pytest.importorskip("lightgbm")
+    pytest.importorskip("sklearn")
+    from assistant.learn.compose import ANSWER_FEATURES
+    from assistant.learn.ranking import read_models
+    from assistant.learn.train import ABSTAIN_GRID, _probabilities, fit_abstention
+
+    rng = np.random.default_rng(5)
+    rows = rng.normal(size=(300, len(ANSWER_FEATURES)))
+    labels = rows[:, 0] + rows[:, -1] > 0
+    spec = ABSTAIN_GRID[which]
+    described, trees = fit_abstention(rows, labels, spec)
+    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "abstain.json").write_text(json.dumps(described))
+    if trees is not None:
+        trees.save(tmp_path / "abstain.npz")
+    models = read_models(tmp_path)
+    fresh = rng.normal(size=(20, len(ANSWER_FEATURES)))
+    expected = _probabilities((described, trees), fresh)
+    got = [models.answer_probability(dict(zip(ANSWER_FEATURES, r, strict=True))) for r in fresh]
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+    assert (models.abstain_trees is not None) == (spec.trees is not None)
+    # the model separates what it was fitted on
+    positive = fresh[:, 0] + fresh[:, -1] > 0
+    assert expected[positive].mean() > expected[~positive].mean() + 0.2
+
+
+def test_an_abstention_model_reading_unknown_features_fails_loudly(tmp_path):
+    import json
+
+    from assistant.learn.ranking import ModelError, read_models
+
+    (tmp_path / "manifest.json").write_text("{}")
+    described = {"kind": "logistic", "features": ["no_such"], "weights": [1.0], "bias": 0.0}
+    (tmp_path / "abstain.json").write_text(json.dumps(described))
+    with pytest.raises(ModelError, match="no_such"):
+        read_models(tmp_path)

@@ -94,7 +94,17 @@ ANSWER_FEATURES = (
     "sharp_type_missing",
     "question_names",
     *(f"asks_{t}" for t in ANSWER_TYPES),
+    # the boosted abstention model also reads the chosen sentence's whole feature row and
+    # how much the best sentences agree on one article (the logistic one reads the above)
+    "top_article_share",
+    "articles_in_top",
+    "sentences_chosen",
+    *(f"top_{name}" for name in SENTENCE_FEATURES),
 )
+# what the logistic abstention model reads (a linear model over the 90 would overfit)
+LINEAR_ANSWER_FEATURES = ANSWER_FEATURES[: ANSWER_FEATURES.index("top_article_share")]
+_TOP_SENTENCES = 5  # agreement is read over this many best sentences
+_TOP_ARTICLES = 10  # and the articles are counted over this many
 _COLUMN = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
 _LEXICAL = PASSAGE_FEATURES.index("lexical_score")
 _ARTICLE_NAMES = PASSAGE_FEATURES.index("article_name_share")
@@ -131,7 +141,22 @@ def answer_values(
         "question_names": float(len(ctx.names)),
     }
     values.update({f"asks_{t}": float(ctx.answer_type == t) for t in ANSWER_TYPES})
+    values.update(_agreement(ranked, len(chosen_rows)))
+    values.update({f"top_{name}": float(v) for name, v in zip(SENTENCE_FEATURES, top, strict=True)})
     return values
+
+
+def _agreement(ranked, chosen: int) -> dict[str, float]:
+    """Whether the best sentences come from one article (the best one's) or are spread
+    over many: one story telling the answer reads differently from scattered near-misses."""
+    best = [c.hit.doc_id for c in ranked[:_TOP_SENTENCES]]
+    articles = {c.hit.doc_id for c in ranked[:_TOP_ARTICLES]}
+    share = sum(d == best[0] for d in best) / len(best) if best else 0.0
+    return {
+        "top_article_share": float(share),
+        "articles_in_top": float(len(articles)),
+        "sentences_chosen": float(chosen),
+    }
 
 
 def _padded(scores: list[float]) -> list[float]:

@@ -41,7 +41,8 @@ class Models:
 
     passage: TreeEnsemble | None = None
     sentence: TreeEnsemble | None = None
-    abstain: dict | None = None  # logistic model: features, weights, bias, threshold
+    abstain: dict | None = None  # features, threshold and (logistic) weights and bias
+    abstain_trees: TreeEnsemble | None = None  # the boosted abstention model, when chosen
     manifest: dict = field(default_factory=dict)
 
     def rank_passages(self, ctx: QuestionContext, hits: list[PassageHit]) -> list[PassageHit]:
@@ -64,8 +65,12 @@ class Models:
         """The calibrated probability that the chosen sentences answer the question."""
         if self.abstain is None:
             return 1.0
-        pairs = zip(self.abstain["features"], self.abstain["weights"], strict=True)
-        z = self.abstain["bias"] + sum(w * values[name] for name, w in pairs)
+        if self.abstain_trees is not None:
+            row = np.array([[values[name] for name in self.abstain["features"]]])
+            z = float(self.abstain_trees.raw(row)[0])
+        else:
+            pairs = zip(self.abstain["features"], self.abstain["weights"], strict=True)
+            z = self.abstain["bias"] + sum(w * values[name] for name, w in pairs)
         return 1.0 / (1.0 + math.exp(-z))
 
     @property
@@ -97,8 +102,23 @@ def read_models(folder: Path) -> Models:
         _check_columns(manifest, "sentence", SENTENCE_FEATURES)
         models.sentence = TreeEnsemble.load(folder / "sentence.npz")
     if (folder / "abstain.json").exists():
-        models.abstain = json.loads((folder / "abstain.json").read_text())
+        models.abstain = _read_abstention(folder)
+        if models.abstain.get("kind") == "trees":
+            models.abstain_trees = TreeEnsemble.load(folder / "abstain.npz")
     return models
+
+
+def _read_abstention(folder: Path) -> dict:
+    from .compose import ANSWER_FEATURES
+
+    abstain = json.loads((folder / "abstain.json").read_text())
+    unknown = set(abstain.get("features", ())) - set(ANSWER_FEATURES)
+    if unknown:
+        raise ModelError(
+            f"the abstention model reads features this code does not compute "
+            f"({', '.join(sorted(unknown))}); refit with `assistant train`"
+        )
+    return abstain
 
 
 @lru_cache(maxsize=4)

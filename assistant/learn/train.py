@@ -30,11 +30,12 @@ from ..config import Settings
 from ..evaluation import normalise
 from ..retrieval import pick_passages
 from ..topicality import ALWAYS_CHECKS, QUESTION_CHECKS, SENTENCE_CHECKS
-from .compose import ANSWER_FEATURES, choose
+from .compose import ANSWER_FEATURES, LINEAR_ANSWER_FEATURES, choose
 from .dataset import Example, block_examples, load_block, make_example, small_library_examples
 from .features import PASSAGE_FEATURES, SENTENCE_FEATURES, sentence_candidates, sentence_features
 from .fit import TreeParams, block_folds, fit_trees, out_of_fold, passage_rows, set_passage_scores
 from .ranking import MANIFEST, MODELS_DIR
+from .trees import TreeEnsemble
 from .weeks import (
     WeeksError,
     block_name,
@@ -65,6 +66,31 @@ SENTENCE_GRID = (
 # articles unlike the quiz's (a seed article's answers sit deep in it)
 SIMPLER_WITHIN = 0.01
 KEEP_GRID = (0.3, 0.5, 0.7, 1.01)  # 1.01: the best sentence alone
+
+
+@dataclass(frozen=True)
+class AbstainSpec:
+    """One abstention model to try: a logistic regression, or boosted trees."""
+
+    name: str
+    features: tuple[str, ...]
+    trees: TreeParams | None = None
+
+
+# simplest first: a boosted model is kept only where it beats the logistic one out of fold
+ABSTAIN_GRID = (
+    AbstainSpec("logistic", LINEAR_ANSWER_FEATURES),
+    AbstainSpec(
+        "trees-100x7",
+        ANSWER_FEATURES,
+        TreeParams("binary", rounds=100, leaves=7, min_data_in_leaf=40),
+    ),
+    AbstainSpec(
+        "trees-300x4-lr0.03",
+        ANSWER_FEATURES,
+        TreeParams("binary", rounds=300, leaves=4, learning_rate=0.03, min_data_in_leaf=40),
+    ),
+)
 
 
 @dataclass
@@ -277,6 +303,7 @@ class Outcome:
     cited_right: bool  # a chosen sentence's passage holds it
     checks_failed: bool
     sentences: int
+    kind: str = "own"  # "own" (asked of its block), "small" (of a small library), "foreign"
 
 
 def outcomes(sets, keep: float, checks: list[str], lookup, distinct=False) -> list[Outcome]:
@@ -307,12 +334,25 @@ def outcomes(sets, keep: float, checks: list[str], lookup, distinct=False) -> li
                 ex.supported and any(gold in normalise(c.hit.text) for c in chosen),
                 failed or not chosen,
                 len(chosen),
+                "foreign" if ex.foreign else "small" if ex.small else "own",
             )
         )
     return out
 
 
-def fit_abstention(rows: np.ndarray, labels: np.ndarray) -> dict:
+def fit_abstention(
+    rows: np.ndarray, labels: np.ndarray, spec: AbstainSpec = ABSTAIN_GRID[0]
+) -> tuple[dict, TreeEnsemble | None]:
+    """The abstention model of ``spec`` fitted on ``rows`` (all ``ANSWER_FEATURES``): its
+    description (written as ``abstain.json``) and, for boosted trees, the trees."""
+    rows = rows[:, [ANSWER_FEATURES.index(name) for name in spec.features]]
+    if spec.trees is None:
+        return {"kind": "logistic", "name": spec.name, **_fit_logistic(rows, labels)}, None
+    trees = fit_trees(rows, labels, [], spec.trees)
+    return {"kind": "trees", "name": spec.name, "features": list(spec.features)}, trees
+
+
+def _fit_logistic(rows: np.ndarray, labels: np.ndarray) -> dict:
     """A logistic regression on answer features (its own calibration): continuous ones
     standardised, 0/1 indicators left as they are, so that the penalty holds a rarely
     seen indicator (a date question: 4 of 540) to a small weight instead of letting its
@@ -326,15 +366,22 @@ def fit_abstention(rows: np.ndarray, labels: np.ndarray) -> dict:
     model.fit((rows - mean) / scale, labels)
     weights = model.coef_[0] / scale
     bias = float(model.intercept_[0] - (model.coef_[0] * mean / scale).sum())
-    return {"features": list(ANSWER_FEATURES), "weights": weights.tolist(), "bias": bias}
+    return {"features": list(LINEAR_ANSWER_FEATURES), "weights": weights.tolist(), "bias": bias}
 
 
-def _probabilities(model: dict, rows: np.ndarray) -> np.ndarray:
-    z = rows @ np.asarray(model["weights"]) + model["bias"]
+def _probabilities(model: tuple[dict, TreeEnsemble | None], rows: np.ndarray) -> np.ndarray:
+    described, trees = model
+    rows = rows[:, [ANSWER_FEATURES.index(name) for name in described["features"]]]
+    if trees is not None:
+        z = trees.raw(rows)
+    else:
+        z = rows @ np.asarray(described["weights"]) + described["bias"]
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def oof_probabilities(results: list[Outcome], blocks: list[str], folds) -> np.ndarray:
+def oof_probabilities(
+    results: list[Outcome], blocks: list[str], folds, spec: AbstainSpec = ABSTAIN_GRID[0]
+) -> np.ndarray:
     """Each question's answer probability from a model fitted on the other folds."""
     rows = np.asarray([r.values for r in results])
     labels = np.asarray([r.answered_right for r in results])
@@ -343,7 +390,8 @@ def oof_probabilities(results: list[Outcome], blocks: list[str], folds) -> np.nd
         inside = np.asarray([b in fold for b in blocks])
         if inside.all() or not labels[~inside].any():
             continue
-        probs[inside] = _probabilities(fit_abstention(rows[~inside], labels[~inside]), rows[inside])
+        model = fit_abstention(rows[~inside], labels[~inside], spec)
+        probs[inside] = _probabilities(model, rows[inside])
     return probs
 
 
@@ -353,11 +401,16 @@ def answer_metrics(results: list[Outcome], probs: np.ndarray, threshold: float) 
     answered = [(p >= threshold) and not r.checks_failed for r, p in pairs]
     sup = [(r, a) for r, a in zip(results, answered, strict=True) if r.supported]
     unsup = [a for r, a in zip(results, answered, strict=True) if not r.supported]
+    unsup_own = [
+        a for r, a in zip(results, answered, strict=True) if not r.supported and r.kind == "own"
+    ]
     return {
         "citation_hit": _mean(r.cited_right and a for r, a in sup),
         "answer_hit": _mean(r.answered_right and a for r, a in sup),
         "supported_declined": _mean(not a for _, a in sup),
         "unsupported_declined": _mean(not a for a in unsup),
+        # the held-out blocks' kind: the block's own questions its articles do not answer
+        "own_unsupported_declined": _mean(not a for a in unsup_own),
         "sentences": _mean([r.sentences for r, a in sup if a]) if sup else 0.0,
     }
 
@@ -372,15 +425,35 @@ def pick_threshold(results, probs) -> float:
     return best
 
 
-def evaluate_setting(sets, folds, lookup, keep: float, checks: list[str], distinct=False) -> dict:
-    """Out-of-fold figures of one answer setting at its own threshold."""
-    blocks = [s.example.block for s in sets]
-    results = outcomes(sets, keep, checks, lookup, distinct)
-    probs = oof_probabilities(results, blocks, folds)
+def _figures(results: list[Outcome], probs: np.ndarray) -> dict:
+    """The figures at the threshold the probabilities allow, and their utility."""
     threshold = pick_threshold(results, probs)
     metrics = answer_metrics(results, probs, threshold)
     utility = metrics["citation_hit"] + metrics["answer_hit"] + metrics["unsupported_declined"]
     return {**metrics, "threshold": threshold, "utility": round(utility, 4)}
+
+
+def evaluate_setting(
+    sets, folds, lookup, keep: float, checks: list[str], distinct=False, spec=ABSTAIN_GRID[0]
+) -> dict:
+    """Out-of-fold figures of one answer setting at its own threshold."""
+    blocks = [s.example.block for s in sets]
+    results = outcomes(sets, keep, checks, lookup, distinct)
+    return _figures(results, oof_probabilities(results, blocks, folds, spec))
+
+
+def choose_abstention(sets, folds, results: list[Outcome], progress) -> tuple[AbstainSpec, dict]:
+    """The abstention model of ``ABSTAIN_GRID`` (simplest first) whose out-of-fold utility
+    at its own threshold is within ``SIMPLER_WITHIN`` of the best, on the chosen setting's
+    ``results``."""
+    blocks = [s.example.block for s in sets]
+    tried = {}
+    for spec in ABSTAIN_GRID:
+        tried[spec.name] = _figures(results, oof_probabilities(results, blocks, folds, spec))
+        progress(f"abstention {spec.name}: {tried[spec.name]}")
+    top = max(figures["utility"] for figures in tried.values())
+    chosen = next(s for s in ABSTAIN_GRID if tried[s.name]["utility"] >= top - SIMPLER_WITHIN)
+    return chosen, tried
 
 
 def choose_answer_setting(sets, folds, lookup, progress) -> tuple[dict, dict]:
@@ -453,10 +526,15 @@ def train(
     sentence_model = _fit_sentences(sentence_params)(sets)
     checks = [*ALWAYS_CHECKS, *answer_setting["checks"]]
     results = outcomes(sets, answer_setting["keep"], checks, lookup, answer_setting["distinct"])
-    abstain = fit_abstention(
-        np.asarray([r.values for r in results]), np.asarray([r.answered_right for r in results])
+    spec, abstain_results = choose_abstention(sets, fold_sets, results, progress)
+    abstain, abstain_trees = fit_abstention(
+        np.asarray([r.values for r in results]),
+        np.asarray([r.answered_right for r in results]),
+        spec,
     )
-    abstain["threshold"] = answer_setting["threshold"]
+    abstain["threshold"] = answer_setting["threshold"] = abstain_results[spec.name]["threshold"]
+    answer_setting["abstention"] = spec.name
+    answer_results = {**answer_results, "abstention": abstain_results}
 
     own = [e for e in examples if not e.foreign and not e.small]
     report = TrainReport(
@@ -471,16 +549,21 @@ def train(
         answer={"chosen": answer_setting, "out_of_fold": answer_results},
         seconds=round(time.perf_counter() - start, 1),
     )
-    _write(out_dir, passage_model, sentence_model, abstain, answer_setting, report, settings)
+    models = (passage_model, sentence_model, abstain, abstain_trees)
+    _write(out_dir, models, answer_setting, report, settings)
     return report
 
 
-def _write(out_dir, passage_model, sentence_model, abstain, answer_setting, report, settings):
+def _write(out_dir, models, answer_setting, report, settings):
+    passage_model, sentence_model, abstain, abstain_trees = models
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     passage_model.save(out_dir / "passage.npz")
     sentence_model.save(out_dir / "sentence.npz")
     (out_dir / "abstain.json").write_text(json.dumps(abstain, indent=1) + "\n")
+    (out_dir / "abstain.npz").unlink(missing_ok=True)
+    if abstain_trees is not None:
+        abstain_trees.save(out_dir / "abstain.npz")
     manifest = {
         "trained_on": {"weeks": report.weeks, "blocks": report.blocks},
         "held_out_blocks_never_used": "see learn.weeks.held_out_blocks",
