@@ -29,7 +29,7 @@ import numpy as np
 from ..config import Settings
 from ..evaluation import normalise
 from ..retrieval import pick_passages
-from ..topicality import ALWAYS_CHECKS, QUESTION_CHECKS, SENTENCE_CHECKS
+from ..topicality import ALWAYS_CHECKS, OPTIONAL_CHECKS
 from .compose import ANSWER_FEATURES, LINEAR_ANSWER_FEATURES, choose
 from .dataset import Example, block_examples, load_block, make_example, small_library_examples
 from .features import PASSAGE_FEATURES, SENTENCE_FEATURES, sentence_candidates, sentence_features
@@ -58,6 +58,8 @@ PASSAGE_GRID = (
 )
 SENTENCE_GRID = (
     TreeParams("binary", rounds=150, leaves=7),
+    # listwise: what counts is the best sentence of each question, not every sentence
+    TreeParams("rank_xendcg", rounds=150, leaves=7),
     TreeParams("binary", rounds=300, leaves=15),
     TreeParams("binary", rounds=600, leaves=15, learning_rate=0.03),
 )
@@ -84,11 +86,6 @@ ABSTAIN_GRID = (
         "trees-100x7",
         ANSWER_FEATURES,
         TreeParams("binary", rounds=100, leaves=7, min_data_in_leaf=40),
-    ),
-    AbstainSpec(
-        "trees-300x4-lr0.03",
-        ANSWER_FEATURES,
-        TreeParams("binary", rounds=300, leaves=4, learning_rate=0.03, min_data_in_leaf=40),
     ),
 )
 
@@ -237,7 +234,8 @@ def _fit_sentences(params: TreeParams):
         use = [s for s in train if s.example.supported and s.labels.any()]
         x = np.vstack([s.rows for s in use])
         y = np.concatenate([s.labels for s in use])
-        return fit_trees(x, y, [], params)
+        groups = [] if params.objective == "binary" else [len(s.rows) for s in use]
+        return fit_trees(x, y, groups, params)
 
     return fit
 
@@ -433,34 +431,27 @@ def _figures(results: list[Outcome], probs: np.ndarray) -> dict:
     return {**metrics, "threshold": threshold, "utility": round(utility, 4)}
 
 
-def evaluate_setting(
-    sets, folds, lookup, keep: float, checks: list[str], distinct=False, spec=ABSTAIN_GRID[0]
-) -> dict:
-    """Out-of-fold figures of one answer setting at its own threshold."""
+def evaluate_setting(sets, folds, lookup, keep: float, checks: list[str], distinct=False) -> dict:
+    """Out-of-fold figures of one answer setting, each abstention model of
+    ``ABSTAIN_GRID`` at its own threshold; the setting's figures are those of the simplest
+    model within ``SIMPLER_WITHIN`` of the best utility (its name under "abstention")."""
     blocks = [s.example.block for s in sets]
     results = outcomes(sets, keep, checks, lookup, distinct)
-    return _figures(results, oof_probabilities(results, blocks, folds, spec))
-
-
-def choose_abstention(sets, folds, results: list[Outcome], progress) -> tuple[AbstainSpec, dict]:
-    """The abstention model of ``ABSTAIN_GRID`` (simplest first) whose out-of-fold utility
-    at its own threshold is within ``SIMPLER_WITHIN`` of the best, on the chosen setting's
-    ``results``."""
-    blocks = [s.example.block for s in sets]
-    tried = {}
-    for spec in ABSTAIN_GRID:
-        tried[spec.name] = _figures(results, oof_probabilities(results, blocks, folds, spec))
-        progress(f"abstention {spec.name}: {tried[spec.name]}")
-    top = max(figures["utility"] for figures in tried.values())
-    chosen = next(s for s in ABSTAIN_GRID if tried[s.name]["utility"] >= top - SIMPLER_WITHIN)
-    return chosen, tried
+    by_model = {
+        spec.name: _figures(results, oof_probabilities(results, blocks, folds, spec))
+        for spec in ABSTAIN_GRID
+    }
+    top = max(figures["utility"] for figures in by_model.values())
+    chosen = next(n for n, f in by_model.items() if f["utility"] >= top - SIMPLER_WITHIN)
+    others = {n: f["utility"] for n, f in by_model.items() if n != chosen}
+    return {**by_model[chosen], "abstention": chosen, "other_models_utility": others}
 
 
 def choose_answer_setting(sets, folds, lookup, progress) -> tuple[dict, dict]:
-    """The extra-sentence ratio (with no checks), then the checks added one at a time while
-    one raises the out-of-fold citation hit + answer hit + unsupported declined (each
-    setting at its own threshold): a check is kept only where held-out blocks show it
-    helps."""
+    """The extra-sentence ratio (with the quotable checks), then the optional checks added
+    one at a time while one raises the out-of-fold citation hit + answer hit + unsupported
+    declined (each setting with its best abstention model at its own threshold): a check
+    is kept only where held-out blocks show it helps."""
     tried: dict[str, dict] = {}
 
     def run(keep: float, checks: list[str], distinct: bool) -> dict:
@@ -476,7 +467,7 @@ def choose_answer_setting(sets, folds, lookup, progress) -> tuple[dict, dict]:
     checks: list[str] = []
     best = tried[f"keep={keep} distinct={distinct} checks={'+'.join(base)}"]
     while True:
-        options = [c for c in SENTENCE_CHECKS + QUESTION_CHECKS if c not in checks]
+        options = [c for c in OPTIONAL_CHECKS if c not in checks]
         scored = [(run(keep, base + checks + [c], distinct), c) for c in options]
         if not scored:
             break
@@ -485,7 +476,7 @@ def choose_answer_setting(sets, folds, lookup, progress) -> tuple[dict, dict]:
             break
         checks, best = checks + [check], top
     setting = {"keep": keep, "distinct": distinct, "checks": checks}
-    return {**setting, "threshold": best["threshold"]}, tried
+    return {**setting, "threshold": best["threshold"], "abstention": best["abstention"]}, tried
 
 
 # --- one whole run ------------------------------------------------------------------------
@@ -526,15 +517,13 @@ def train(
     sentence_model = _fit_sentences(sentence_params)(sets)
     checks = [*ALWAYS_CHECKS, *answer_setting["checks"]]
     results = outcomes(sets, answer_setting["keep"], checks, lookup, answer_setting["distinct"])
-    spec, abstain_results = choose_abstention(sets, fold_sets, results, progress)
+    spec = next(s for s in ABSTAIN_GRID if s.name == answer_setting["abstention"])
     abstain, abstain_trees = fit_abstention(
         np.asarray([r.values for r in results]),
         np.asarray([r.answered_right for r in results]),
         spec,
     )
-    abstain["threshold"] = answer_setting["threshold"] = abstain_results[spec.name]["threshold"]
-    answer_setting["abstention"] = spec.name
-    answer_results = {**answer_results, "abstention": abstain_results}
+    abstain["threshold"] = answer_setting["threshold"]
 
     own = [e for e in examples if not e.foreign and not e.small]
     report = TrainReport(
