@@ -204,3 +204,12 @@ def test_an_abstention_model_reading_unknown_features_fails_loudly(tmp_path):
     (tmp_path / "abstain.json").write_text(json.dumps(described))
     with pytest.raises(ModelError, match="no_such"):
         read_models(tmp_path)
+
+
+def test_training_takes_a_named_abstention_model_or_chooses_and_refuses_unknown_ones():
+    from assistant.learn.train import ABSTAIN_GRID, abstention_specs
+
+    assert abstention_specs("auto") == ABSTAIN_GRID
+    assert [s.name for s in abstention_specs("logistic")] == ["logistic"]
+    with pytest.raises(ValueError, match="unknown abstention model 'forest'"):
+        abstention_specs("forest")

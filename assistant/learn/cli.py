@@ -58,6 +58,13 @@ def train_command(
     max_articles: Annotated[
         int | None, typer.Option("--max-articles", help="Read at most N articles a week.")
     ] = None,
+    abstention: Annotated[
+        str,
+        typer.Option(
+            "--abstention",
+            help="The abstention model: auto (chosen out of fold), logistic or trees-100x7.",
+        ),
+    ] = "auto",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Fit the passage ranker, sentence ranker and abstention model from the training
@@ -79,6 +86,7 @@ def train_command(
             blocks=chosen,
             max_articles=max_articles,
             cache_dir=cache_dir / "blocks",
+            abstention=abstention,
         )
     except (WeeksError, SettingsError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from exc

@@ -431,7 +431,9 @@ def _figures(results: list[Outcome], probs: np.ndarray) -> dict:
     return {**metrics, "threshold": threshold, "utility": round(utility, 4)}
 
 
-def evaluate_setting(sets, folds, lookup, keep: float, checks: list[str], distinct=False) -> dict:
+def evaluate_setting(
+    sets, folds, lookup, keep: float, checks: list[str], distinct=False, specs=ABSTAIN_GRID
+) -> dict:
     """Out-of-fold figures of one answer setting, each abstention model of
     ``ABSTAIN_GRID`` at its own threshold; the setting's figures are those of the simplest
     model within ``SIMPLER_WITHIN`` of the best utility (its name under "abstention")."""
@@ -439,7 +441,7 @@ def evaluate_setting(sets, folds, lookup, keep: float, checks: list[str], distin
     results = outcomes(sets, keep, checks, lookup, distinct)
     by_model = {
         spec.name: _figures(results, oof_probabilities(results, blocks, folds, spec))
-        for spec in ABSTAIN_GRID
+        for spec in specs
     }
     top = max(figures["utility"] for figures in by_model.values())
     chosen = next(n for n, f in by_model.items() if f["utility"] >= top - SIMPLER_WITHIN)
@@ -447,7 +449,18 @@ def evaluate_setting(sets, folds, lookup, keep: float, checks: list[str], distin
     return {**by_model[chosen], "abstention": chosen, "other_models_utility": others}
 
 
-def choose_answer_setting(sets, folds, lookup, progress) -> tuple[dict, dict]:
+def abstention_specs(name: str) -> tuple[AbstainSpec, ...]:
+    """The abstention models to choose among: all of ``ABSTAIN_GRID`` ("auto") or one."""
+    if name == "auto":
+        return ABSTAIN_GRID
+    chosen = tuple(spec for spec in ABSTAIN_GRID if spec.name == name)
+    if not chosen:
+        known = ", ".join(["auto", *(spec.name for spec in ABSTAIN_GRID)])
+        raise ValueError(f"unknown abstention model {name!r} (known: {known})")
+    return chosen
+
+
+def choose_answer_setting(sets, folds, lookup, progress, specs=ABSTAIN_GRID) -> tuple[dict, dict]:
     """The extra-sentence ratio (with the quotable checks), then the optional checks added
     one at a time while one raises the out-of-fold citation hit + answer hit + unsupported
     declined (each setting with its best abstention model at its own threshold): a check
@@ -456,7 +469,7 @@ def choose_answer_setting(sets, folds, lookup, progress) -> tuple[dict, dict]:
 
     def run(keep: float, checks: list[str], distinct: bool) -> dict:
         name = f"keep={keep} distinct={distinct} checks={'+'.join(checks) or 'none'}"
-        tried[name] = evaluate_setting(sets, folds, lookup, keep, checks, distinct)
+        tried[name] = evaluate_setting(sets, folds, lookup, keep, checks, distinct, specs)
         progress(f"answer {name}: {tried[name]}")
         return tried[name]
 
@@ -494,10 +507,13 @@ def train(
     blocks: list[list[str]] | None = None,
     max_articles: int | None = None,
     cache_dir: Path | None = None,
+    abstention: str = "auto",
 ) -> TrainReport:
     """Fit every model from the training blocks (or the given ``blocks`` of weeks) and
-    write them with their manifest."""
+    write them with their manifest (``abstention``: the abstention model of
+    ``ABSTAIN_GRID`` to use, or "auto" to choose it out of fold)."""
     start = time.perf_counter()
+    specs = abstention_specs(abstention)
     blocks = blocks or training_weeks(train_dir, limit_blocks, all_blocks)
     held = {w for b in held_out_blocks(make_blocks(week_names(train_dir))) for w in b}
     if held & {w for b in blocks for w in b}:
@@ -510,7 +526,7 @@ def train(
     passage_params, passage_results = choose_passage_model(examples, fold_sets, progress)
     sets = sentence_sets(examples, settings.k)
     sentence_params, sentence_results = choose_sentence_model(sets, fold_sets, progress)
-    answer_setting, answer_results = choose_answer_setting(sets, fold_sets, lookup, progress)
+    answer_setting, answer_results = choose_answer_setting(sets, fold_sets, lookup, progress, specs)
 
     # the shipped models: refitted on every training block
     passage_model = _fit_passages(passage_params)(examples)
@@ -524,6 +540,7 @@ def train(
         spec,
     )
     abstain["threshold"] = answer_setting["threshold"]
+    answer_setting["abstention_choice"] = abstention
 
     own = [e for e in examples if not e.foreign and not e.small]
     report = TrainReport(
@@ -564,6 +581,7 @@ def _write(out_dir, models, answer_setting, report, settings):
             "k": settings.k,
             "folds": FOLDS,
             "max_wrongly_declined": MAX_WRONGLY_DECLINED,
+            "abstention": answer_setting.get("abstention_choice", "auto"),
         },
         "features": {
             "passage": list(PASSAGE_FEATURES),
