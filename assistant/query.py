@@ -164,11 +164,7 @@ def _capitalised(word: str) -> bool:
     lower-case start ("iPhone", "eBay"); weekdays and months are not names here."""
     low = _norm(word)
     name_like = word[:1].isupper() or (word[:1].islower() and any(c.isupper() for c in word))
-    return name_like and low not in _DAYS and low not in _MONTHS and not _LETTER_WORD.match(word)
-
-
-# "U-turn", "T-shirt", "X-ray": a capital letter before a plain word is not a name
-_LETTER_WORD = re.compile(r"^[A-Z]-[a-z]")
+    return name_like and low not in _DAYS and low not in _MONTHS
 
 
 @lru_cache(maxsize=65536)
@@ -184,15 +180,8 @@ def name_groups(question: str) -> list[str]:
     groups: list[str] = []
     for sentence in split_question(question):
         run: list[str] = []
-        end = 0
-        for i, match in enumerate(_NAME_TOKEN.finditer(sentence)):
-            # punctuation between two words ends a name: "Queen Elizabeth II, Britain's
-            # longest-serving monarch" names "Elizabeth II" and "Britain"
-            if run and sentence[end : match.start()].strip():
-                groups.append(" ".join(run))
-                run = []
-            end = match.end()
-            word = _bare_word(match.group())
+        for i, word in enumerate(_NAME_TOKEN.findall(sentence)):
+            word = _bare_word(word)
             if i > 0 and _capitalised(word) and word.lower() not in WH_WORDS:
                 run.append(word)
             elif run:
@@ -260,30 +249,10 @@ def name_words(text: str) -> frozenset[str]:
 
 
 def names_in(names: list[str], words: frozenset[str] | set[str]) -> int:
-    """How many of ``names`` have every word among ``words`` (from ``name_words``), or
-    every word of one of their other usual forms ("US": "United States"); the parts of a
-    hyphenated name may stand apart ("the Moscow-Pyongyang agreement" is about Moscow and
-    Pyongyang however a passage words it)."""
-    return sum(
-        any(all(_name_word(w) in words for w in form) for form in _name_forms(name))
-        for name in names
-    )
-
-
-# The few names news writes in several forms, as ``_name_word`` reads them.
-_OTHER_FORMS = {
-    "us": ("united states", "america", "american"),
-    "uk": ("britain", "british", "united kingdom"),
-    "eu": ("european union",),
-    "un": ("united nations",),
-    "ai": ("artificial intelligence",),
-}
-
-
-def _name_forms(name: str) -> list[list[str]]:
-    parts = _name_parts(name)
-    others = _OTHER_FORMS.get(_name_word(name), ()) if len(parts) == 1 else ()
-    return [parts, *(form.split() for form in others)]
+    """How many of ``names`` have every word among ``words`` (from ``name_words``); the
+    parts of a hyphenated name may stand apart ("the Moscow-Pyongyang agreement" is about
+    Moscow and Pyongyang however a passage words it)."""
+    return sum(all(_name_word(w) in words for w in _name_parts(name)) for name in names)
 
 
 def _name_parts(name: str) -> list[str]:

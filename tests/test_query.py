@@ -77,21 +77,6 @@ def test_name_groups_join_runs_and_drop_question_words_and_possessives():
     assert name_groups("When is the next iPhone launching on eBay?") == ["iPhone", "eBay"]
 
 
-def test_punctuation_ends_a_name_and_a_letter_before_a_word_is_none():
-    q = "Queen Elizabeth II, Britain’s longest-serving monarch, died. When was she crowned?"
-    assert name_groups(q) == ["Elizabeth II", "Britain"]
-    assert name_groups("Why did the government make a U-turn on Channel 4?") == ["Channel"]
-
-
-def test_a_name_is_found_in_its_other_usual_forms():
-    assert names_found(["US"], "The United States said on Monday") == 1
-    assert names_found(["US"], "The U.S. said on Monday") == 1
-    assert names_found(["UK"], "British ministers said") == 1
-    assert names_found(["US", "UK"], "Russia and China said") == 0
-    # only a lone acronym has other forms: "US Open" still needs its own words
-    assert names_found(["US Open"], "the United States Open") == 0
-
-
 def test_years_named_are_the_years_a_text_names():
     assert years_named("Who won the World Cup in 1930?") == ["1930"]
     assert years_named("Did the 1990s or 2024’s race draw 150 people in 2024?") == [
