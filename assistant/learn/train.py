@@ -343,14 +343,20 @@ def fit_abstention(
 ) -> tuple[dict, TreeEnsemble | None]:
     """The abstention model of ``spec`` fitted on ``rows`` (all ``ANSWER_FEATURES``): its
     description (written as ``abstain.json``) and, for boosted trees, the trees."""
-    rows = rows[:, [ANSWER_FEATURES.index(name) for name in spec.features]]
+    rows = _answer_columns(rows, spec.features)
     if spec.trees is None:
-        return {"kind": "logistic", "name": spec.name, **_fit_logistic(rows, labels)}, None
+        fitted = _fit_logistic(rows, labels, spec.features)
+        return {"kind": "logistic", "name": spec.name, **fitted}, None
     trees = fit_trees(rows, labels, [], spec.trees)
     return {"kind": "trees", "name": spec.name, "features": list(spec.features)}, trees
 
 
-def _fit_logistic(rows: np.ndarray, labels: np.ndarray) -> dict:
+def _answer_columns(rows: np.ndarray, features) -> np.ndarray:
+    """The columns of ``features`` from rows of all ``ANSWER_FEATURES``."""
+    return rows[:, [ANSWER_FEATURES.index(name) for name in features]]
+
+
+def _fit_logistic(rows: np.ndarray, labels: np.ndarray, features) -> dict:
     """A logistic regression on answer features (its own calibration): continuous ones
     standardised, 0/1 indicators left as they are, so that the penalty holds a rarely
     seen indicator (a date question: 4 of 540) to a small weight instead of letting its
@@ -364,12 +370,12 @@ def _fit_logistic(rows: np.ndarray, labels: np.ndarray) -> dict:
     model.fit((rows - mean) / scale, labels)
     weights = model.coef_[0] / scale
     bias = float(model.intercept_[0] - (model.coef_[0] * mean / scale).sum())
-    return {"features": list(LINEAR_ANSWER_FEATURES), "weights": weights.tolist(), "bias": bias}
+    return {"features": list(features), "weights": weights.tolist(), "bias": bias}
 
 
 def _probabilities(model: tuple[dict, TreeEnsemble | None], rows: np.ndarray) -> np.ndarray:
     described, trees = model
-    rows = rows[:, [ANSWER_FEATURES.index(name) for name in described["features"]]]
+    rows = _answer_columns(rows, described["features"])
     if trees is not None:
         z = trees.raw(rows)
     else:
@@ -398,17 +404,14 @@ def answer_metrics(results: list[Outcome], probs: np.ndarray, threshold: float) 
     pairs = zip(results, probs, strict=True)
     answered = [(p >= threshold) and not r.checks_failed for r, p in pairs]
     sup = [(r, a) for r, a in zip(results, answered, strict=True) if r.supported]
-    unsup = [a for r, a in zip(results, answered, strict=True) if not r.supported]
-    unsup_own = [
-        a for r, a in zip(results, answered, strict=True) if not r.supported and r.kind == "own"
-    ]
+    unsup = [(r, a) for r, a in zip(results, answered, strict=True) if not r.supported]
     return {
         "citation_hit": _mean(r.cited_right and a for r, a in sup),
         "answer_hit": _mean(r.answered_right and a for r, a in sup),
         "supported_declined": _mean(not a for _, a in sup),
-        "unsupported_declined": _mean(not a for a in unsup),
+        "unsupported_declined": _mean(not a for _, a in unsup),
         # the held-out blocks' kind: the block's own questions its articles do not answer
-        "own_unsupported_declined": _mean(not a for a in unsup_own),
+        "own_unsupported_declined": _mean(not a for r, a in unsup if r.kind == "own"),
         "sentences": _mean([r.sentences for r, a in sup if a]) if sup else 0.0,
     }
 
@@ -584,7 +587,7 @@ def _write(out_dir, models, answer_setting, report, settings):
             "k": settings.k,
             "folds": FOLDS,
             "max_wrongly_declined": MAX_WRONGLY_DECLINED,
-            "abstention": answer_setting.get("abstention_choice", "auto"),
+            "abstention": answer_setting["abstention_choice"],
         },
         "features": {
             "passage": list(PASSAGE_FEATURES),
