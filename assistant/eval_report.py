@@ -17,6 +17,19 @@ def format_reasons(counts: dict[str, int]) -> str:
     return ", ".join(f"{reason} {n}" for reason, n in counts.items())
 
 
+LOSS_LABELS = {
+    "cited": "cited right",
+    "declined": "declined",
+    "not_retrieved": "answer not in the passages read",
+    "not_quoted": "read but not quoted",
+}
+
+
+def format_losses(counts: dict[str, int]) -> str:
+    """Where supported questions' citations went ("cited right 130, declined 12, ...")."""
+    return ", ".join(f"{LOSS_LABELS.get(kind, kind)} {n}" for kind, n in counts.items())
+
+
 def _supported_rows(sup: dict | None) -> list[tuple[str, str]]:
     if not sup or not sup["questions"]:
         return []
@@ -32,6 +45,7 @@ def _supported_rows(sup: dict | None) -> list[tuple[str, str]]:
             f"answerable unsupported ({sup['unsupported']}): declined",
             _pct(sup["unsupported_declined"]),
         ),
+        ("supported: where citations go", format_losses(sup.get("citation_losses") or {}) or "-"),
     ]
 
 

@@ -295,7 +295,31 @@ def _share(flags: list[bool]) -> float | None:
     return round(sum(flags) / len(flags), 4) if flags else None
 
 
-def _supported_figures(answerable: list[QuestionResult]) -> dict:
+def citation_losses(results: Iterable, passages: int) -> dict[str, int]:
+    """Where the supported questions' citations go: cited right, declined, answered with
+    no passage holding the answer among the ``passages`` best retrieved (retrieval), or
+    with one there that no quoted sentence came from (sentence choice). ``results``:
+    anything with ``supported``, ``abstained``, ``citation_hit`` and ``retrieval_rank``."""
+    counts = dict.fromkeys(LOSS_KINDS, 0)
+    for r in results:
+        if r.supported:
+            counts[_loss_kind(r, passages)] += 1
+    return counts
+
+
+LOSS_KINDS = ("cited", "declined", "not_retrieved", "not_quoted")
+
+
+def _loss_kind(r, passages: int) -> str:
+    if r.abstained:
+        return "declined"
+    if r.citation_hit:
+        return "cited"
+    retrieved = r.retrieval_rank is not None and r.retrieval_rank <= passages
+    return "not_quoted" if retrieved else "not_retrieved"
+
+
+def _supported_figures(answerable: list[QuestionResult], passages: int) -> dict:
     """Figures on the answerable questions the corpus supports, and the rest's declines."""
     sup = [r for r in answerable if r.supported]
     unsup = [r for r in answerable if not r.supported]
@@ -307,6 +331,7 @@ def _supported_figures(answerable: list[QuestionResult]) -> dict:
         "wrongly_declined": _share([r.abstained for r in sup]),
         "unsupported": len(unsup),
         "unsupported_declined": _share([r.abstained for r in unsup]),
+        "citation_losses": citation_losses(sup, passages),
     }
 
 
@@ -322,8 +347,9 @@ def decline_reason_counts(results: Iterable) -> dict[str, int]:
     return {reason: reasons.count(reason) for reason in sorted(set(reasons))}
 
 
-def summarise(results: list[QuestionResult]) -> dict:
-    """The metrics over all results (shares in 0..1; None where nothing to count)."""
+def summarise(results: list[QuestionResult], passages: int = 10) -> dict:
+    """The metrics over all results (shares in 0..1; None where nothing to count);
+    ``passages``: how many the answerer reads (``Settings.k``), for the citation losses."""
     answerable = [r for r in results if not r.unanswerable]
     unanswerable = [r for r in results if r.unanswerable]
     quotes = sum(r.quotes for r in results)
@@ -338,7 +364,7 @@ def summarise(results: list[QuestionResult]) -> dict:
         "unanswerable_declined": _share([r.abstained for r in unanswerable]),
         "answerable_declined": _share([r.abstained for r in answerable]),
         "answerable_declined_because": decline_reason_counts(answerable),
-        "supported": _supported_figures(answerable),
+        "supported": _supported_figures(answerable, passages),
         "quote_fidelity": round(sum(r.quotes_verbatim for r in results) / quotes, 4)
         if quotes
         else None,
@@ -387,7 +413,7 @@ def run_eval(
     start = time.perf_counter()
     results = ask_all(assistant, questions, progress)
     label_supported(results, assistant.store)
-    summary = summarise(results)
+    summary = summarise(results, settings.k)
     summary["run"] = {
         "questions_file": str(questions_path),
         "corpus": str(corpus),

@@ -11,6 +11,7 @@ from assistant.eval_report import markdown_report, write_outputs
 from assistant.evaluation import (
     EvalError,
     QuestionResult,
+    citation_losses,
     contains_gold,
     index_key,
     load_questions,
@@ -53,6 +54,21 @@ def test_supported_figures_count_only_the_questions_the_corpus_supports():
     assert (sup["questions"], sup["unsupported"]) == (2, 2)
     assert (sup["citation_hit"], sup["answer_hit"], sup["wrongly_declined"]) == (0.5, 0.5, 0.5)
     assert sup["unsupported_declined"] == 0.5
+
+
+def test_citation_losses_say_whether_retrieval_or_sentence_choice_missed():
+    results = [
+        _result(supported=True, retrieval_rank=2, citation_hit=True),
+        _result(supported=True, retrieval_rank=2),  # read, but no quote from it
+        _result(supported=True, retrieval_rank=11),  # beyond the 10 passages read
+        _result(supported=True),  # not retrieved at all
+        _result(supported=True, retrieval_rank=1, abstained=True, quotes=0, quotes_verbatim=0),
+        _result(retrieval_rank=1),  # unsupported: not counted
+    ]
+    losses = citation_losses(results, passages=10)
+    assert losses == {"cited": 1, "declined": 1, "not_retrieved": 2, "not_quoted": 1}
+    assert citation_losses(results, passages=12)["not_quoted"] == 2
+    assert summarise(results, passages=10)["supported"]["citation_losses"] == losses
 
 
 @pytest.mark.parametrize(

@@ -160,6 +160,10 @@ def test_week_figures_split_supported_questions_and_count_decline_reasons():
     table = markdown_table(summary)
     assert "| citation hit | 0.50 [" in table
     assert "Declined unsupported questions, by reason: names_missing 1." in table
+    assert summary["supported_citation_losses"] == {
+        "cited": 1, "declined": 1, "not_retrieved": 0, "not_quoted": 0,
+    }  # fmt: skip
+    assert "where their citations go: cited right 1, declined 1," in table
 
 
 @pytest.mark.parametrize("which", [0, 1])

@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Settings
-from ..eval_report import format_reasons
+from ..eval_report import format_losses, format_reasons
 from ..evaluation import (
     INDEX_MODULES,
     INDEX_SETTINGS,
     EvalQuestion,
+    citation_losses,
     decline_reason_counts,
     score_question,
 )
@@ -163,8 +164,11 @@ def _metric_values(results: list[WeekResult]) -> dict[str, float | None]:
     return values
 
 
-def summarise_weeks(results: list[WeekResult], rounds: int = BOOTSTRAP_ROUNDS) -> dict:
-    """Every figure with a 95 % interval from resampling weeks with replacement."""
+def summarise_weeks(
+    results: list[WeekResult], rounds: int = BOOTSTRAP_ROUNDS, passages: int = 10
+) -> dict:
+    """Every figure with a 95 % interval from resampling weeks with replacement
+    (``passages``: how many the answerer reads, for the citation losses)."""
     point = _metric_values(results)
     by_week: dict[str, list[WeekResult]] = {}
     for r in results:
@@ -186,6 +190,7 @@ def summarise_weeks(results: list[WeekResult], rounds: int = BOOTSTRAP_ROUNDS) -
         "unsupported_declined_because": decline_reason_counts(
             r for r in results if not r.supported
         ),
+        "supported_citation_losses": citation_losses(results, passages),
         "metrics": {
             name: {
                 "value": None if value is None else round(value, 4),
@@ -223,7 +228,7 @@ def evaluate_blocks(
             f"{names[0]}+{len(names)}w: {len(block_results)} questions "
             f"({time.perf_counter() - start:.0f} s)"
         )
-    summary = summarise_weeks(results)
+    summary = summarise_weeks(results, passages=settings.k)
     summary["blocks"] = [f"{b[0]}+{len(b)}w" for b in blocks]
     return summary, results
 
@@ -270,4 +275,6 @@ def markdown_table(summary: dict) -> str:
     for label in ("supported", "unsupported"):
         if counts := summary.get(f"{label}_declined_because"):
             lines += ["", f"Declined {label} questions, by reason: {format_reasons(counts)}."]
+    if losses := summary.get("supported_citation_losses"):
+        lines += ["", f"Supported questions, where their citations go: {format_losses(losses)}."]
     return "\n".join(lines) + "\n"
