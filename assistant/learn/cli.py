@@ -114,7 +114,16 @@ def record_held_out(summary: dict) -> None:
     manifest = json.loads(path.read_text())
     manifest["held_out"] = {
         key: summary[key]
-        for key in ("blocks", "weeks", "questions", "supported", "metrics", "latency_ms")
+        for key in (
+            "blocks",
+            "weeks",
+            "questions",
+            "supported",
+            "metrics",
+            "supported_citation_losses",
+            "latency_ms",
+        )
+        if key in summary
     }
     path.write_text(json.dumps(manifest, indent=1) + "\n")
 
