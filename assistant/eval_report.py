@@ -27,7 +27,7 @@ LOSS_LABELS = {
 
 def format_losses(counts: dict[str, int]) -> str:
     """Where supported questions' citations went ("cited right 130, declined 12, ...")."""
-    return ", ".join(f"{LOSS_LABELS.get(kind, kind)} {n}" for kind, n in counts.items())
+    return format_reasons({LOSS_LABELS.get(kind, kind): n for kind, n in counts.items()})
 
 
 def _supported_rows(sup: dict | None) -> list[tuple[str, str]]:

@@ -295,6 +295,9 @@ def _share(flags: list[bool]) -> float | None:
     return round(sum(flags) / len(flags), 4) if flags else None
 
 
+LOSS_KINDS = ("cited", "declined", "not_retrieved", "not_quoted")
+
+
 def citation_losses(results: Iterable, passages: int) -> dict[str, int]:
     """Where the supported questions' citations go: cited right, declined, answered with
     no passage holding the answer among the ``passages`` best retrieved (retrieval), or
@@ -305,9 +308,6 @@ def citation_losses(results: Iterable, passages: int) -> dict[str, int]:
         if r.supported:
             counts[_loss_kind(r, passages)] += 1
     return counts
-
-
-LOSS_KINDS = ("cited", "declined", "not_retrieved", "not_quoted")
 
 
 def _loss_kind(r, passages: int) -> str:
@@ -347,7 +347,7 @@ def decline_reason_counts(results: Iterable) -> dict[str, int]:
     return {reason: reasons.count(reason) for reason in sorted(set(reasons))}
 
 
-def summarise(results: list[QuestionResult], passages: int = 10) -> dict:
+def summarise(results: list[QuestionResult], passages: int) -> dict:
     """The metrics over all results (shares in 0..1; None where nothing to count);
     ``passages``: how many the answerer reads (``Settings.k``), for the citation losses."""
     answerable = [r for r in results if not r.unanswerable]

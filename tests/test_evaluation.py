@@ -50,7 +50,7 @@ def test_supported_figures_count_only_the_questions_the_corpus_supports():
         _result(abstained=True, quotes=0, quotes_verbatim=0),
         _result(citation_hit=True),
     ]
-    sup = summarise(results)["supported"]
+    sup = summarise(results, passages=10)["supported"]
     assert (sup["questions"], sup["unsupported"]) == (2, 2)
     assert (sup["citation_hit"], sup["answer_hit"], sup["wrongly_declined"]) == (0.5, 0.5, 0.5)
     assert sup["unsupported_declined"] == 0.5
@@ -99,7 +99,7 @@ def test_summary_counts_hits_abstentions_and_fidelity():
         _result(unanswerable=True, abstained=True, quotes=0, quotes_verbatim=0, latency_ms=40),
         _result(unanswerable=True, quotes=2, quotes_verbatim=1, latency_ms=50),
     ]
-    s = summarise(results)
+    s = summarise(results, passages=10)
     assert (s["answerable"], s["unanswerable"]) == (3, 2)
     assert s["hit_at"] == {"1": 0.3333, "3": 0.3333, "5": 0.6667, "10": 0.6667}
     assert (s["citation_hit"], s["answer_hit"]) == (0.6667, 0.3333)

@@ -146,7 +146,7 @@ def test_week_figures_split_supported_questions_and_count_decline_reasons():
         _week_result("w2", False, abstained=True, declined_because="names_missing"),
         _week_result("w2", False, retrieval_rank=3),
     ]
-    summary = summarise_weeks(results, rounds=50)
+    summary = summarise_weeks(results, passages=10, rounds=50)
     m = summary["metrics"]
     assert (summary["questions"], summary["supported"], summary["weeks"]) == (4, 2, ["w1", "w2"])
     assert m["supported.citation_hit"]["value"] == 0.5 and m["all.citation_hit"]["value"] == 0.25

@@ -123,7 +123,6 @@ def record_held_out(summary: dict) -> None:
             "supported_citation_losses",
             "latency_ms",
         )
-        if key in summary
     }
     path.write_text(json.dumps(manifest, indent=1) + "\n")
 

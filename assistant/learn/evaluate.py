@@ -165,7 +165,7 @@ def _metric_values(results: list[WeekResult]) -> dict[str, float | None]:
 
 
 def summarise_weeks(
-    results: list[WeekResult], rounds: int = BOOTSTRAP_ROUNDS, passages: int = 10
+    results: list[WeekResult], passages: int, rounds: int = BOOTSTRAP_ROUNDS
 ) -> dict:
     """Every figure with a 95 % interval from resampling weeks with replacement
     (``passages``: how many the answerer reads, for the citation losses)."""
@@ -228,7 +228,7 @@ def evaluate_blocks(
             f"{names[0]}+{len(names)}w: {len(block_results)} questions "
             f"({time.perf_counter() - start:.0f} s)"
         )
-    summary = summarise_weeks(results, passages=settings.k)
+    summary = summarise_weeks(results, settings.k)
     summary["blocks"] = [f"{b[0]}+{len(b)}w" for b in blocks]
     return summary, results
 
