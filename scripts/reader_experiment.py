@@ -143,7 +143,8 @@ class Reader:
 
 
 def sample_sets(train_dir: Path, n_blocks: int):
-    """The first ``n_blocks`` sample blocks' sentence sets, ranked out of fold."""
+    """The first ``n_blocks`` sample blocks' sentence sets, ranked out of fold, with the
+    folds and the blocks' articles by doc id."""
     from assistant.config import load_settings
     from assistant.learn import train as T
     from assistant.learn.cli import cached_embedder
@@ -153,14 +154,14 @@ def sample_sets(train_dir: Path, n_blocks: int):
     embedder = cached_embedder(settings, Path("eval-results/cache/vectors.sqlite"))
     blocks = T.training_weeks(train_dir)[:n_blocks]
     cache = Path("eval-results/cache/blocks")
-    examples, _ = T.build_examples(train_dir, blocks, embedder, settings, print, None, cache)
+    examples, articles = T.build_examples(train_dir, blocks, embedder, settings, print, None, cache)
     folds = block_folds(examples, min(T.FOLDS, n_blocks))
     passages = T._fit_passages(TreeParams("lambdarank", rounds=150, leaves=7))
     out_of_fold(examples, folds, passages, set_passage_scores)
     sets = T.sentence_sets(examples, settings.k)
     sentences = T._fit_sentences(TreeParams("binary", rounds=150, leaves=7))
     T._oof(T._by_block(sets), folds, sentences, T._score_sentences)
-    return sets, folds
+    return sets, folds, articles
 
 
 def report(sets, scored, folds) -> None:
@@ -224,7 +225,7 @@ def main() -> None:
     reader = Reader(args.layers)
     reader.fit(groups, args.epochs)
     print(f"reader fitted ({time.perf_counter() - start:.0f} s)")
-    sets, folds = sample_sets(args.train, args.blocks)
+    sets, folds, _ = sample_sets(args.train, args.blocks)
     report(sets, reader.score_sets(sets, args.top), folds)
     print(f"done ({time.perf_counter() - start:.0f} s)")
 
