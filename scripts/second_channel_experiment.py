@@ -61,12 +61,14 @@ def e5_columns(sets) -> list[np.ndarray]:
     passages = encode([c.hit.text for s in sets for c in s.cands], "passage")
     out = []
     for s in sets:
+        if not s.cands:
+            out.append(np.zeros((0, 4), dtype=np.float32))
+            continue
         q = questions[s.example.question.question]
         cos = np.array([sentences[c.text] @ q for c in s.cands], dtype=np.float32)
         chunk = np.array([passages[c.hit.text] @ q for c in s.cands], dtype=np.float32)
         rank = np.argsort(np.argsort(-cos)).astype(np.float32)
-        gap = cos.max() - cos if len(cos) else cos
-        out.append(np.stack([cos, gap, rank, chunk], axis=1) if len(cos) else np.zeros((0, 4)))
+        out.append(np.stack([cos, cos.max() - cos, rank, chunk], axis=1))
     return out
 
 

@@ -268,10 +268,17 @@ def choose_sentence_model(sets, folds, progress) -> tuple[TreeParams, dict]:
         results[_name(params)] = hits
         scored.append((params, hits["top1"]))
         progress(f"sentence {_name(params)}: {hits}")
-    top = max(score for _, score in scored)
-    chosen = next(params for params, score in scored if score >= top - SIMPLER_WITHIN)
+    chosen = _first_within(scored)
     _oof(by_block, folds, _fit_sentences(chosen), _score_sentences)
     return chosen, results
+
+
+def _first_within(scored: list[tuple]):
+    """The first choice of ``scored`` ((choice, score) pairs in grid order, simplest
+    first) whose score is within ``SIMPLER_WITHIN`` of the best: a larger model or a later
+    setting has to win by more than noise."""
+    top = max(score for _, score in scored)
+    return next(choice for choice, score in scored if score >= top - SIMPLER_WITHIN)
 
 
 def _by_block(sets: list[SentenceSet]) -> dict[str, list[SentenceSet]]:
@@ -446,8 +453,7 @@ def evaluate_setting(
         spec.name: _figures(results, oof_probabilities(results, blocks, folds, spec))
         for spec in specs
     }
-    top = max(figures["utility"] for figures in by_model.values())
-    chosen = next(n for n, f in by_model.items() if f["utility"] >= top - SIMPLER_WITHIN)
+    chosen = _first_within([(n, f["utility"]) for n, f in by_model.items()])
     others = {n: f["utility"] for n, f in by_model.items() if n != chosen}
     return {**by_model[chosen], "abstention": chosen, "other_models_utility": others}
 
@@ -479,12 +485,9 @@ def choose_answer_setting(sets, folds, lookup, progress, specs=ABSTAIN_GRID) -> 
 
     base = list(ALWAYS_CHECKS)
     grid = [(k, d) for k in KEEP_GRID for d in (False, True)]
-    utility = {kd: run(kd[0], base, kd[1])["utility"] for kd in grid}
     # a near tie goes to the earlier setting (sentences as ranked, then one a passage), as
     # tree sizes do: float16 vectors re-encoded on another machine flipped a 0.002 lead
-    keep, distinct = next(
-        kd for kd in grid if utility[kd] >= max(utility.values()) - SIMPLER_WITHIN
-    )
+    keep, distinct = _first_within([(kd, run(kd[0], base, kd[1])["utility"]) for kd in grid])
     run(keep, [], distinct)  # the quotable checks' own effect, for the record
     checks: list[str] = []
     best = tried[f"keep={keep} distinct={distinct} checks={'+'.join(base)}"]
