@@ -217,3 +217,32 @@ def test_training_takes_a_named_abstention_model_or_chooses_and_refuses_unknown_
     assert [s.name for s in abstention_specs("logistic")] == ["logistic"]
     with pytest.raises(ValueError, match="unknown abstention model 'forest'"):
         abstention_specs("forest")
+
+
+def _held_out_summary() -> dict:
+    keys = ("blocks", "weeks", "questions", "supported", "metrics")
+    return {k: [1] for k in keys} | {"supported_citation_losses": {}, "latency_ms": {}}
+
+
+def test_a_held_out_run_at_default_settings_is_recorded_in_the_manifest(tmp_path, monkeypatch):
+    import json
+
+    from assistant.config import load_settings
+    from assistant.learn import cli, ranking
+
+    monkeypatch.setattr(ranking, "MODELS_DIR", tmp_path)
+    (tmp_path / ranking.MANIFEST).write_text(json.dumps({"weeks": ["2022-06-17"]}))
+    cli.record_held_out(_held_out_summary(), load_settings())
+    manifest = json.loads((tmp_path / ranking.MANIFEST).read_text())
+    assert manifest["weeks"] == ["2022-06-17"] and manifest["held_out"]["questions"] == [1]
+
+
+def test_a_diagnostic_held_out_run_leaves_the_manifest_alone(tmp_path, monkeypatch, capsys):
+    from assistant.config import load_settings
+    from assistant.learn import cli, ranking
+
+    monkeypatch.setattr(ranking, "MODELS_DIR", tmp_path)
+    (tmp_path / ranking.MANIFEST).write_text('{"weeks": []}')
+    cli.record_held_out(_held_out_summary(), load_settings(min_answer_probability=0.0))
+    assert (tmp_path / ranking.MANIFEST).read_text() == '{"weeks": []}'
+    assert "min_answer_probability not at default" in capsys.readouterr().err

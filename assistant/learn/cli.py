@@ -103,12 +103,23 @@ def train_command(
         )
 
 
-def record_held_out(summary: dict) -> None:
+def changed_settings(settings) -> list[str]:
+    """The settings given by the environment or flags instead of their defaults."""
+    return sorted(settings.model_fields_set)
+
+
+def record_held_out(summary: dict, settings) -> None:
     """Write the held-out blocks' figures into the shipped models' manifest (when the
-    shipped models are what was evaluated), so the artifacts carry their own measurement."""
+    shipped models are what was evaluated, at the default settings), so the artifacts
+    carry their own measurement. A diagnostic run with other settings (the threshold
+    off, say) is reported but never overwrites what the manifest says of the models."""
     from .ranking import MANIFEST, MODELS_DIR
 
     path = MODELS_DIR / MANIFEST
+    changed = changed_settings(settings)
+    if changed:
+        _note(f"held-out figures not recorded in {MANIFEST}: {', '.join(changed)} not at default")
+        return
     if not path.exists():
         return
     manifest = json.loads(path.read_text())
@@ -151,7 +162,7 @@ def evaluate_weeks(
         raise _fail(str(exc)) from exc
     paths = write_week_reports(summary, results, out, name or f"train-{which}")
     if which == "held-out":
-        record_held_out(summary)
+        record_held_out(summary, settings)
     if as_json:
         typer.echo(json.dumps({"summary": summary, "outputs": paths}))
     else:
