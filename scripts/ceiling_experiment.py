@@ -1,0 +1,95 @@
+"""The ceiling experiment (README, "What was tried", fourth round): how far the learned
+answer can go with more training weeks or longer quotes, out of fold on the training
+sample. Not part of the product.
+
+1. A learning curve of the abstention model: each fold's questions scored by a model
+   fitted on 2, 4, 6 or all 8 of the other blocks (3 random draws below 8), at the
+   shipped answer setting, each at its own out-of-fold threshold.
+2. Quotes of 1 to 5 sentences instead of at most 3 (the shipped abstention refitted for
+   each): what a longer answer buys in citation and answer hit.
+3. The rankers with no abstention at all (the always-on checks only).
+
+Needs the vector cache of ``make train``, else it encodes (about 2 hours cold).
+
+    PYTHONPATH=.:scripts python scripts/ceiling_experiment.py [--blocks 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+from reader_experiment import TRAIN_DIR, sample_sets
+
+SHOWN = ("citation_hit", "answer_hit", "unsupported_declined", "supported_declined")
+
+
+def _line(label: str, figures: dict) -> None:
+    shown = ", ".join(f"{k} {figures[k]:.3f}" for k in SHOWN if k in figures)
+    extra = f", utility {figures['utility']:.3f}" if "utility" in figures else ""
+    print(f"{label:>28}: {shown}{extra}", flush=True)
+
+
+def abstention_curve(results, blocks, folds) -> None:
+    """Out-of-fold figures with the abstention fitted on part of the other blocks."""
+    from assistant.learn import train as T
+
+    rows = np.asarray([r.values for r in results])
+    labels = np.asarray([r.answered_right for r in results])
+    names = sorted(set(blocks))
+    most = min(len(names) - len(f) for f in folds)
+    for size in sorted({2, 4, 6, most}):
+        for draw in range(3 if size < most else 1):
+            rng, probs = random.Random(draw), np.zeros(len(results))
+            for fold in folds:
+                inside = np.asarray([b in fold for b in blocks])
+                use = set(rng.sample([b for b in names if b not in fold], size))
+                fitted = np.asarray([b in use for b in blocks])
+                model = T.fit_abstention(rows[fitted], labels[fitted])
+                probs[inside] = T._probabilities(model, rows[inside])
+            _line(f"abstention on {size} blocks, draw {draw}", T._figures(results, probs))
+
+
+def longer_quotes(sets, folds, lookup, blocks) -> None:
+    """Out-of-fold figures when the answer may quote up to 1-5 sentences."""
+    from assistant.learn import train as T
+    from assistant.topicality import ALWAYS_CHECKS
+
+    shipped = T.choose
+    try:
+        for cap in (1, 2, 3, 4, 5):
+            T.choose = lambda ranked, _n, keep, distinct, cap=cap: shipped(
+                ranked, cap, keep, distinct
+            )
+            results = T.outcomes(sets, 0.3, list(ALWAYS_CHECKS), lookup)
+            _line(
+                f"up to {cap} sentences",
+                T._figures(results, T.oof_probabilities(results, blocks, folds)),
+            )
+    finally:
+        T.choose = shipped
+
+
+def main() -> None:
+    from assistant.learn import train as T
+    from assistant.topicality import ALWAYS_CHECKS
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--train", type=Path, default=TRAIN_DIR)
+    parser.add_argument("--blocks", type=int, default=10, help="sample blocks to score")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    sets, folds, articles = sample_sets(args.train, args.blocks)
+    blocks = [s.example.block for s in sets]
+    results = T.outcomes(sets, 0.3, list(ALWAYS_CHECKS), articles.get)
+    _line("no abstention", T.answer_metrics(results, np.ones(len(results)), 0.0))
+    abstention_curve(results, blocks, folds)
+    longer_quotes(sets, folds, articles.get, blocks)
+    print(f"done ({time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
