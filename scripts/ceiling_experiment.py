@@ -8,6 +8,7 @@ sample. Not part of the product.
 2. Quotes of 1 to 5 sentences instead of at most 3 (the shipped abstention refitted for
    each): what a longer answer buys in citation and answer hit.
 3. The rankers with no abstention at all (the always-on checks only).
+4. Reading 6 to 20 passages instead of 10 (the sentence ranker refitted for each).
 
 Needs the vector cache of ``make train``, else it encodes (about 2 hours cold).
 
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from reader_experiment import TRAIN_DIR, sample_sets
+from reader_experiment import TRAIN_DIR, ranked_sets, sample_examples
 
 SHOWN = ("citation_hit", "answer_hit", "unsupported_declined", "supported_declined")
 
@@ -73,7 +74,26 @@ def longer_quotes(sets, folds, lookup, blocks) -> None:
         T.choose = shipped
 
 
+def passages_read(examples, folds, lookup) -> None:
+    """Out-of-fold figures when the answer reads 6 to 20 passages instead of 10."""
+    from assistant.evaluation import normalise
+    from assistant.learn import train as T
+    from assistant.topicality import ALWAYS_CHECKS
+
+    for k in (6, 8, 10, 15, 20):
+        sets = ranked_sets(examples, folds, k)
+        results = T.outcomes(sets, 0.3, list(ALWAYS_CHECKS), lookup)
+        blocks = [s.example.block for s in sets]
+        figures = T._figures(results, T.oof_probabilities(results, blocks, folds))
+        supported = [s for s in sets if s.example.supported]
+        held = np.mean(
+            [any(s.example.gold in normalise(c.hit.text) for c in s.cands) for s in supported]
+        )
+        _line(f"{k} passages (hold it: {held:.3f})", figures)
+
+
 def main() -> None:
+    from assistant.config import load_settings
     from assistant.learn import train as T
     from assistant.topicality import ALWAYS_CHECKS
 
@@ -82,12 +102,14 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=10, help="sample blocks to score")
     args = parser.parse_args()
     start = time.perf_counter()
-    sets, folds, articles = sample_sets(args.train, args.blocks)
+    examples, folds, articles = sample_examples(args.train, args.blocks)
+    sets = ranked_sets(examples, folds, load_settings().k)
     blocks = [s.example.block for s in sets]
     results = T.outcomes(sets, 0.3, list(ALWAYS_CHECKS), articles.get)
     _line("no abstention", T.answer_metrics(results, np.ones(len(results)), 0.0))
     abstention_curve(results, blocks, folds)
     longer_quotes(sets, folds, articles.get, blocks)
+    passages_read(examples, folds, articles.get)
     print(f"done ({time.perf_counter() - start:.0f} s)")
 
 

@@ -142,9 +142,9 @@ class Reader:
         return out
 
 
-def sample_sets(train_dir: Path, n_blocks: int):
-    """The first ``n_blocks`` sample blocks' sentence sets, ranked out of fold, with the
-    folds and the blocks' articles by doc id."""
+def sample_examples(train_dir: Path, n_blocks: int):
+    """The first ``n_blocks`` sample blocks' examples with passages ranked out of fold,
+    the folds and the blocks' articles by doc id."""
     from assistant.config import load_settings
     from assistant.learn import train as T
     from assistant.learn.cli import cached_embedder
@@ -158,10 +158,27 @@ def sample_sets(train_dir: Path, n_blocks: int):
     folds = block_folds(examples, min(T.FOLDS, n_blocks))
     passages = T._fit_passages(TreeParams("lambdarank", rounds=150, leaves=7))
     out_of_fold(examples, folds, passages, set_passage_scores)
-    sets = T.sentence_sets(examples, settings.k)
+    return examples, folds, articles
+
+
+def ranked_sets(examples, folds, k: int):
+    """The examples' sentences among their ``k`` best passages, ranked out of fold."""
+    from assistant.learn import train as T
+    from assistant.learn.fit import TreeParams
+
+    sets = T.sentence_sets(examples, k)
     sentences = T._fit_sentences(TreeParams("binary", rounds=150, leaves=7))
     T._oof(T._by_block(sets), folds, sentences, T._score_sentences)
-    return sets, folds, articles
+    return sets
+
+
+def sample_sets(train_dir: Path, n_blocks: int):
+    """The first ``n_blocks`` sample blocks' sentence sets, ranked out of fold, with the
+    folds and the blocks' articles by doc id."""
+    from assistant.config import load_settings
+
+    examples, folds, articles = sample_examples(train_dir, n_blocks)
+    return ranked_sets(examples, folds, load_settings().k), folds, articles
 
 
 def report(sets, scored, folds) -> None:
