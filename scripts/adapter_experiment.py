@@ -8,7 +8,7 @@ over each supported question's candidate sentences (temperature 0.05, Adam, 30 e
 an L2 penalty on W) on the blocks outside each fold and applied to the fold, so its
 cosine, gap to the best and rank are out of fold; the sentence ranker is then refitted by
 the same folds (``second_channel_experiment.measure``). Needs the vector cache of
-``make train`` and torch (a dev dependency).
+``make train`` and torch (installed with sentence-transformers).
 
     PYTHONPATH=.:scripts python scripts/adapter_experiment.py [--blocks 5]
 """
