@@ -7,7 +7,7 @@ The adapter (``q + q W``, W from zero, or a diagonal scaling) is trained with a 
 over each supported question's candidate sentences (temperature 0.05, Adam, 30 epochs,
 an L2 penalty on W) on the blocks outside each fold and applied to the fold, so its
 cosine, gap to the best and rank are out of fold; the sentence ranker is then refitted by
-the same folds (``second_channel_experiment.measure``). Needs the vector cache of
+the same folds (``experiment_base.measure``). Needs the vector cache of
 ``make train`` and torch (installed with sentence-transformers).
 
     PYTHONPATH=.:scripts python scripts/adapter_experiment.py [--blocks 5]
@@ -15,13 +15,8 @@ the same folds (``second_channel_experiment.measure``). Needs the vector cache o
 
 from __future__ import annotations
 
-import argparse
-import time
-from pathlib import Path
-
 import numpy as np
-from reader_experiment import TRAIN_DIR, sample_sets
-from second_channel_experiment import measure
+from experiment_base import compare_columns
 
 DIM = 384
 SETTINGS = (("diagonal", 1e-3), ("full", 1e-2), ("full", 1e-3), ("full", 1e-4), ("full", 0.0))
@@ -94,22 +89,15 @@ def _top_by_cosine(sets, columns) -> float:
     return float(np.mean([s.labels[int(np.argmax(c[:, 0]))] for s, c in usable if len(c)]))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--train", type=Path, default=TRAIN_DIR)
-    parser.add_argument("--blocks", type=int, default=5, help="sample blocks to score")
-    args = parser.parse_args()
-    start = time.perf_counter()
-    sets, folds, articles = sample_sets(args.train, args.blocks)
+def variants(sets, folds):
+    """MiniLM's cosine alone for the record, then each adapter setting's columns."""
     plain = [(sentence_vectors(s) @ np.asarray(s.example.context.vector))[:, None] for s in sets]
     print(f"MiniLM cosine alone puts the answer first: {_top_by_cosine(sets, plain):.3f}")
-    measure("MiniLM only", sets, folds, articles.get, plain, [])
     for kind, penalty in SETTINGS:
         extra = adapted_columns(sets, folds, kind, penalty)
         print(f"{kind} adapter, penalty {penalty}: alone {_top_by_cosine(sets, extra):.3f}")
-        measure(f"+ {kind} {penalty}", sets, folds, articles.get, extra, [0, 1, 2])
-    print(f"done ({time.perf_counter() - start:.0f} s)")
+        yield f"+ {kind} {penalty}", extra, [0, 1, 2]
 
 
 if __name__ == "__main__":
-    main()
+    compare_columns(variants)

@@ -17,13 +17,11 @@ Needs the vector cache of ``make train``, else it encodes (about 2 hours cold).
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
-from pathlib import Path
 
 import numpy as np
-from reader_experiment import TRAIN_DIR, ranked_sets, sample_examples
+from experiment_base import experiment_args, ranked_sets, sample_examples
 
 SHOWN = ("citation_hit", "answer_hit", "unsupported_declined", "supported_declined")
 
@@ -97,10 +95,7 @@ def main() -> None:
     from assistant.learn import train as T
     from assistant.topicality import ALWAYS_CHECKS
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--train", type=Path, default=TRAIN_DIR)
-    parser.add_argument("--blocks", type=int, default=10, help="sample blocks to score")
-    args = parser.parse_args()
+    args = experiment_args(10)
     start = time.perf_counter()
     examples, folds, articles = sample_examples(args.train, args.blocks)
     sets = ranked_sets(examples, folds, load_settings().k)

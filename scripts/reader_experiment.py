@@ -19,16 +19,13 @@ sentences. Not part of the product: it was not kept.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import time
 from pathlib import Path
 
 import numpy as np
+from experiment_base import experiment_args, sample_sets
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-TRAIN_DIR = Path("../shared/train/realtimeqa-train")
 UNSEEN = {"2022-07-15", "2024-08-16", "2025-11-07"}  # the README's three unseen blocks
 
 
@@ -142,45 +139,6 @@ class Reader:
         return out
 
 
-def sample_examples(train_dir: Path, n_blocks: int):
-    """The first ``n_blocks`` sample blocks' examples with passages ranked out of fold,
-    the folds and the blocks' articles by doc id."""
-    from assistant.config import load_settings
-    from assistant.learn import train as T
-    from assistant.learn.cli import cached_embedder
-    from assistant.learn.fit import TreeParams, block_folds, out_of_fold, set_passage_scores
-
-    settings = load_settings()
-    embedder = cached_embedder(settings, Path("eval-results/cache/vectors.sqlite"))
-    blocks = T.training_weeks(train_dir)[:n_blocks]
-    cache = Path("eval-results/cache/blocks")
-    examples, articles = T.build_examples(train_dir, blocks, embedder, settings, print, None, cache)
-    folds = block_folds(examples, min(T.FOLDS, n_blocks))
-    passages = T._fit_passages(TreeParams("lambdarank", rounds=150, leaves=7))
-    out_of_fold(examples, folds, passages, set_passage_scores)
-    return examples, folds, articles
-
-
-def ranked_sets(examples, folds, k: int):
-    """The examples' sentences among their ``k`` best passages, ranked out of fold."""
-    from assistant.learn import train as T
-    from assistant.learn.fit import TreeParams
-
-    sets = T.sentence_sets(examples, k)
-    sentences = T._fit_sentences(TreeParams("binary", rounds=150, leaves=7))
-    T._oof(T._by_block(sets), folds, sentences, T._score_sentences)
-    return sets
-
-
-def sample_sets(train_dir: Path, n_blocks: int):
-    """The first ``n_blocks`` sample blocks' sentence sets, ranked out of fold, with the
-    folds and the blocks' articles by doc id."""
-    from assistant.config import load_settings
-
-    examples, folds, articles = sample_examples(train_dir, n_blocks)
-    return ranked_sets(examples, folds, load_settings().k), folds, articles
-
-
 def report(sets, scored, folds) -> None:
     """Top sentence, answer in the best 3, and their passages holding it: supported own."""
     from sklearn.linear_model import LogisticRegression
@@ -230,12 +188,10 @@ def _passage_holds(s, i: int) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--train", type=Path, default=TRAIN_DIR)
-    parser.add_argument("--blocks", type=int, default=5, help="sample blocks to score")
     parser.add_argument("--layers", type=int, default=4, help="top layers fine-tuned")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--top", type=int, default=8, help="sentences reranked")
-    args = parser.parse_args()
+    args = experiment_args(5, parser)
     start = time.perf_counter()
     groups = bm25_groups(args.train, other_blocks(args.train))
     print(f"{len(groups)} training questions ({time.perf_counter() - start:.0f} s)")

@@ -11,13 +11,8 @@ names are its own. Needs the vector cache of ``make train``, else it encodes.
 
 from __future__ import annotations
 
-import argparse
-import time
-from pathlib import Path
-
 import numpy as np
-from reader_experiment import TRAIN_DIR, sample_sets
-from second_channel_experiment import measure
+from experiment_base import compare_columns
 
 COLUMNS = ("other_articles", "other_article_share", "other_passages_weighted", "candidates")
 
@@ -65,20 +60,12 @@ def _sentence_row(cand, hits, words, kind, asked) -> list[float]:
     return [float(best_articles), share, best_weighted, float(len(found))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--train", type=Path, default=TRAIN_DIR)
-    parser.add_argument("--blocks", type=int, default=5, help="sample blocks to score")
-    args = parser.parse_args()
-    start = time.perf_counter()
-    sets, folds, articles = sample_sets(args.train, args.blocks)
+def variants(sets, folds):
+    """All four redundancy columns, then the article count and share alone."""
     extra = redundancy_columns(sets)
-    print(f"sets and redundancy columns ready ({time.perf_counter() - start:.0f} s)")
-    measure("MiniLM only", sets, folds, articles.get, extra, [])
-    measure("+ redundancy", sets, folds, articles.get, extra, [0, 1, 2, 3])
-    measure("+ articles, share", sets, folds, articles.get, extra, [0, 1])
-    print(f"done ({time.perf_counter() - start:.0f} s)")
+    yield "+ redundancy", extra, [0, 1, 2, 3]
+    yield "+ articles, share", extra, [0, 1]
 
 
 if __name__ == "__main__":
-    main()
+    compare_columns(variants)

