@@ -25,7 +25,7 @@ import numpy as np
 from langchain_core.documents import Document as LCDocument
 
 from .config import Settings
-from .learn.compose import Composition, compose
+from .learn.compose import MAX_SENTENCES, Composition, compose
 from .learn.features import PassageHit, QuestionContext, SentenceCandidate
 from .learn.ranking import Models, load_models
 from .query import WH_WORDS
@@ -151,7 +151,7 @@ class ExtractiveAnswerer:
     def __init__(
         self,
         embedder,
-        max_sentences: int = 3,
+        max_sentences: int = MAX_SENTENCES,
         min_probability: float | None = None,
         related: int = 3,
         library: Library | None = None,

@@ -57,19 +57,10 @@ def longer_quotes(sets, folds, lookup, blocks) -> None:
     from assistant.learn import train as T
     from assistant.topicality import ALWAYS_CHECKS
 
-    shipped = T.choose
-    try:
-        for cap in (1, 2, 3, 4, 5):
-            T.choose = lambda ranked, _n, keep, distinct, cap=cap: shipped(
-                ranked, cap, keep, distinct
-            )
-            results = T.outcomes(sets, 0.3, list(ALWAYS_CHECKS), lookup)
-            _line(
-                f"up to {cap} sentences",
-                T._figures(results, T.oof_probabilities(results, blocks, folds)),
-            )
-    finally:
-        T.choose = shipped
+    for cap in (1, 2, 3, 4, 5):
+        results = T.outcomes(sets, 0.3, list(ALWAYS_CHECKS), lookup, max_sentences=cap)
+        probs = T.oof_probabilities(results, blocks, folds)
+        _line(f"up to {cap} sentences", T._figures(results, probs))
 
 
 def passages_read(examples, folds, lookup) -> None:

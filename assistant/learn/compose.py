@@ -21,6 +21,8 @@ from .features import (
 )
 from .ranking import Models
 
+# an answer quotes at most this many sentences (the models are fitted and chosen at it)
+MAX_SENTENCES = 3
 # the sharply typed questions: a number, share, year or date answers them
 SHARP_TYPES = frozenset({"number", "percent", "year", "date"})
 

@@ -30,7 +30,7 @@ from ..config import Settings
 from ..evaluation import normalise
 from ..retrieval import pick_passages
 from ..topicality import ALWAYS_CHECKS, OPTIONAL_CHECKS
-from .compose import ANSWER_FEATURES, LINEAR_ANSWER_FEATURES, choose
+from .compose import ANSWER_FEATURES, LINEAR_ANSWER_FEATURES, MAX_SENTENCES, choose
 from .dataset import Example, block_examples, load_block, make_example, small_library_examples
 from .features import PASSAGE_FEATURES, SENTENCE_FEATURES, sentence_candidates, sentence_features
 from .fit import TreeParams, block_folds, fit_trees, out_of_fold, passage_rows, set_passage_scores
@@ -311,7 +311,9 @@ class Outcome:
     kind: str = "own"  # "own" (asked of its block), "small" (of a small library), "foreign"
 
 
-def outcomes(sets, keep: float, checks: list[str], lookup, distinct=False) -> list[Outcome]:
+def outcomes(
+    sets, keep: float, checks: list[str], lookup, distinct=False, max_sentences=MAX_SENTENCES
+) -> list[Outcome]:
     """Every question's chosen sentences and answer features under one setting."""
     from ..topicality import eligible_sentences, failed_question_checks
     from .compose import answer_values
@@ -322,7 +324,7 @@ def outcomes(sets, keep: float, checks: list[str], lookup, distinct=False) -> li
         order = np.argsort([-c.score for c in s.cands], kind="stable")
         ranked = [s.cands[i] for i in order]
         allowed = eligible_sentences(ex.question.question, ranked, checks, lookup)
-        chosen = choose(allowed, 3, keep, distinct)
+        chosen = choose(allowed, max_sentences, keep, distinct)
         position = {id(c): i for i, c in enumerate(s.cands)}
         rows = s.rows[[position[id(c)] for c in chosen]] if chosen else s.rows[:0]
         picked = list({c.hit.chunk_id: c.hit for c in s.cands}.values()) or ex.hits[:1]
