@@ -75,7 +75,7 @@ $(VENV)/.train-installed: $(VENV)/.installed
 	$(PIP) install --quiet -e ".[train,eval]"
 	touch $@
 
-# Fit the shipped models (assistant/learn/models/) from the training weeks, the held-out
+# Fit the shipped models (assistant/answer/models/) from the training weeks, the held-out
 # sample left out. Encoded chunks are cached in eval-results/cache/vectors.sqlite.
 # The abstention model is the logistic one: the boosted one wins out of fold by 0.02 of
 # utility but declines an answerable seed question (README, "What was tried").

@@ -229,7 +229,7 @@ def _day_period(text: str, newest: date) -> Period | None:
 def period_bonus(period: Period | None, date_num: int) -> float:
     """1.0 for a passage dated inside ``period``, else 0. Undated passages get 0 like
     passages outside it: the preference only ever adds, so it never hides one (the
-    passage ranker reads it as a feature, ``learn.features``)."""
+    passage ranker reads it as a feature, ``answer.features``)."""
     day = from_number(date_num) if period else None
     return 1.0 if day is not None and period.contains(day) else 0.0
 

@@ -67,7 +67,7 @@ class Citation(BaseModel):
     @classmethod
     def _iso_date(cls, value: str) -> str:
         """Dates of articles indexed before dates were normalised come out as ISO too."""
-        from .dates import normalize_date
+        from assistant.dates import normalize_date
 
         return normalize_date(value)
 

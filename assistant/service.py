@@ -17,17 +17,23 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from .answer import ExtractiveAnswerer
-from .config import Settings
-from .conversation import condense_question, is_follow_up, suggest_questions
-from .dates import parse_user_date, range_filter
-from .embeddings import get_embedder
-from .indexer import Progress, file_of, index_loaded, index_paths, rebuild_lexical_if_changed
-from .locks import writer_lock
-from .retrieval import HybridRetriever
-from .schema import Answer, FileError, IndexReport, SourceInfo
-from .store import ArticleStore
-from .uploads import UploadError, pasted_article, store_file, write_upload
+from assistant.answer.conversation import condense_question, is_follow_up, suggest_questions
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.retrieval import HybridRetriever
+from assistant.config import Settings
+from assistant.dates import parse_user_date, range_filter
+from assistant.library.uploads import UploadError, pasted_article, store_file, write_upload
+from assistant.locks import writer_lock
+from assistant.schema import Answer, FileError, IndexReport, SourceInfo
+from assistant.store.articles import ArticleStore
+from assistant.store.embeddings import get_embedder
+from assistant.store.indexer import (
+    Progress,
+    file_of,
+    index_loaded,
+    index_paths,
+    rebuild_lexical_if_changed,
+)
 
 
 class QuestionError(ValueError):
@@ -48,7 +54,7 @@ def make_answerer(settings: Settings, embedder, library=None) -> Any:
     passages often say "the Russian president", not "Putin")."""
     if settings.answerer == "extractive":
         return ExtractiveAnswerer.from_settings(settings, embedder, library)
-    from .llm import make_llm_answerer
+    from assistant.answer.llm_answer import make_llm_answerer
 
     return make_llm_answerer(settings, embedder, library)
 
@@ -133,7 +139,7 @@ class Assistant:
 
     def answerer_names(self) -> list[str]:
         """Answerer backends this installation knows: extractive plus the LLM backends."""
-        from .llm import LLM_BACKENDS
+        from assistant.answer.backends import LLM_BACKENDS
 
         return list(dict.fromkeys(["extractive", self.settings.answerer, *LLM_BACKENDS]))
 

@@ -141,9 +141,9 @@ def _child_env() -> dict[str, str]:
 
 def build_corpora(args, settings_for, embedder, base_dir: Path) -> dict[int, Path]:
     """The cached corpus of each size (built now if missing)."""
-    from assistant.duplicates import CopyFinder
-    from assistant.indexer import rebuild_lexical_if_changed
-    from assistant.store import ArticleStore
+    from assistant.library.duplicates import CopyFinder
+    from assistant.store.articles import ArticleStore
+    from assistant.store.indexer import rebuild_lexical_if_changed
 
     base = corpus.read_base(ArticleStore(settings_for(base_dir), embedder))
     folders = {}
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     from assistant.config import load_settings
-    from assistant.embeddings import SentenceEmbedder
+    from assistant.store.embeddings import SentenceEmbedder
 
     started = time.time()
     info = machine()

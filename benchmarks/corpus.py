@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.chunking import chunk_document, split_sentences
-from assistant.ingest import parse_text
+from assistant.library.ingest import parse_text
 from assistant.schema import Document
-from assistant.store import ArticleStore, NewDocument
+from assistant.store.articles import ArticleStore, NewDocument
+from assistant.store.chunking import chunk_document, split_sentences
 
 GENERATOR_VERSION = 3
 PREFIXES = ["Update:", "Analysis:", "Explainer:", "Live:", "Briefing:", "Recap:", "Digest:"]

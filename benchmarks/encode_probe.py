@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def main() -> None:
-    from assistant.embeddings import SentenceEmbedder
+    from assistant.store.embeddings import SentenceEmbedder
 
     texts = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     embedder = SentenceEmbedder(device="cpu")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.chunking import chunk_document, embedding_text
-from assistant.inputs import load_paths
+from assistant.library.inputs import load_paths
+from assistant.store.chunking import chunk_document, embedding_text
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:

@@ -28,7 +28,7 @@ def running_app(index_dir: Path, embedder, **overrides):
     """Serve an ``Assistant`` over ``index_dir`` until the block ends."""
     from assistant.config import load_settings
     from assistant.service import Assistant
-    from assistant.ui import launch
+    from assistant.web.app import launch
 
     settings = load_settings(index_dir=index_dir, host="127.0.0.1", port=free_port(), **overrides)
     assistant = Assistant(settings, embedder=embedder)

@@ -20,7 +20,7 @@ SEED_FILE = next(SEEDS.glob("*.txt"))
 
 @pytest.fixture(scope="session")
 def embedder():
-    from assistant.embeddings import SentenceEmbedder
+    from assistant.store.embeddings import SentenceEmbedder
 
     return SentenceEmbedder()
 
@@ -77,7 +77,7 @@ def seed_copy(seed_index_dir, tmp_path):
 @pytest.fixture(scope="module")
 def seed_app(seed_index_dir, embedder, tmp_path_factory):
     """The web app over a private copy of the seed index, shared by one test module."""
-    from .app_server import copy_index, running_app
+    from tests.app_server import copy_index, running_app
 
     index = copy_index(seed_index_dir, tmp_path_factory.mktemp("app") / "index")
     with running_app(index, embedder) as app:

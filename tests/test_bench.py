@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from assistant.chunking import chunk_document, split_sentences
-from assistant.ingest import parse_text
+from assistant.library.ingest import parse_text
+from assistant.store.chunking import chunk_document, split_sentences
 from benchmarks import corpus
 from benchmarks.probe import percentile
 from benchmarks.report import render_table, rows_for
@@ -161,7 +161,7 @@ class WordEmbedder:
 
 
 def test_corpus_is_built_through_the_real_store(doc, make_settings, tmp_path):
-    from assistant.store import ArticleStore
+    from assistant.store.articles import ArticleStore
 
     base_store = ArticleStore(make_settings(index_dir=tmp_path / "base"), WordEmbedder())
     chunks = chunk_document(doc, count_words, 12, 0)

@@ -8,12 +8,11 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from assistant.answer import ExtractiveAnswerer
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.ranking import load_models
 from assistant.cli import app
-from assistant.learn.ranking import load_models
 from assistant.service import NO_ARTICLES
-
-from .conftest import ROOT, SEED_FILE, SEEDS
+from tests.conftest import ROOT, SEED_FILE, SEEDS
 
 CITATION_KEYS = {
     "marker",
@@ -129,7 +128,7 @@ def test_changed_file_replaces_its_chunks(make_assistant, tmp_path):
 
 def test_opening_with_another_model_is_a_clear_error(seed_copy, embedder):
     from assistant.config import load_settings
-    from assistant.store import ArticleStore, ModelMismatchError
+    from assistant.store.articles import ArticleStore, ModelMismatchError
 
     class OtherModel:
         model_name, dimension = "other-model", embedder.dimension

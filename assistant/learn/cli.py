@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ..config import SettingsError, load_settings
-from .weeks import DEFAULT_TRAIN_DIR, WeeksError
+from assistant.config import SettingsError, load_settings
+from assistant.learn.weeks import DEFAULT_TRAIN_DIR, WeeksError
 
 TrainDir = Annotated[
     Path, typer.Option("--train-dir", help="The training weeks (one folder a week).")
@@ -27,8 +27,8 @@ def _note(message: str) -> None:
 
 def cached_embedder(settings, cache_file: Path):
     """The settings' embedder behind the vector cache in ``cache_file``."""
-    from ..embeddings import get_embedder
-    from .vectors import CachingEmbedder, VectorCache
+    from assistant.learn.vectors import CachingEmbedder, VectorCache
+    from assistant.store.embeddings import get_embedder
 
     return CachingEmbedder(get_embedder(settings), VectorCache(cache_file))
 
@@ -69,7 +69,7 @@ def train_command(
 ) -> None:
     """Fit the passage ranker, sentence ranker and abstention model from the training
     weeks (never the held-out sample) and write them with their manifest."""
-    from .train import default_out_dir, train
+    from assistant.learn.train import default_out_dir, train
 
     try:
         settings = load_settings()
@@ -113,7 +113,7 @@ def record_held_out(summary: dict, settings) -> None:
     shipped models are what was evaluated, at the default settings), so the artifacts
     carry their own measurement. A diagnostic run with other settings (the threshold
     off, say) is reported but never overwrites what the manifest says of the models."""
-    from .ranking import MANIFEST, MODELS_DIR
+    from assistant.answer.ranking import MANIFEST, MODELS_DIR
 
     path = MODELS_DIR / MANIFEST
     changed = changed_settings(settings)
@@ -142,8 +142,8 @@ def evaluate_weeks(
     train_dir: Path, which: str, out: Path, cache_dir: Path, name: str | None, as_json: bool
 ) -> None:
     """``assistant eval --train-dir``: blocks of training weeks indexed and asked."""
-    from .evaluate import evaluate_blocks, markdown_table, write_week_reports
-    from .weeks import held_out_blocks, make_blocks, training_blocks, week_names
+    from assistant.learn.evaluate import evaluate_blocks, markdown_table, write_week_reports
+    from assistant.learn.weeks import held_out_blocks, make_blocks, training_blocks, week_names
 
     try:
         settings = load_settings()

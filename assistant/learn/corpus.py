@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..chunking import chunk_document
-from ..config import Settings
-from ..indexer import embed_chunks
-from ..schema import Chunk, Document
+from assistant.config import Settings
+from assistant.schema import Chunk, Document
+from assistant.store.chunking import chunk_document
+from assistant.store.indexer import embed_chunks
 
 
 @dataclass

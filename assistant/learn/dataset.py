@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Settings
-from ..duplicates import distinct_documents
-from ..evaluation import gold_form, normalise
-from .features import PassageHit, QuestionContext, passage_features
-from .replay import BlockCorpus
-from .weeks import TrainQuestion, is_supported, load_week, support_text
+from assistant.answer.features import PassageHit, QuestionContext, passage_features
+from assistant.config import Settings
+from assistant.learn.evaluation import gold_form, normalise
+from assistant.learn.replay import BlockCorpus
+from assistant.learn.weeks import TrainQuestion, is_supported, load_week, support_text
+from assistant.library.duplicates import distinct_documents
 
 
 @dataclass
@@ -62,8 +62,9 @@ def block_cache_key(weeks: list[str], settings: Settings, max_articles) -> str:
     ):
         digest.update(f"{name}={getattr(settings, name)}".encode())
     package = Path(__file__).parent.parent
-    modules = ("ingest.py", "formats.py", "chunking.py", "store.py", "lexical.py", "dates.py")
-    for module in (*modules, "duplicates.py"):
+    modules = ("library/ingest.py", "library/formats.py", "store/chunking.py")
+    modules += ("store/articles.py", "store/lexical.py", "dates.py")
+    for module in (*modules, "library/duplicates.py"):
         digest.update((package / module).read_bytes())
     return digest.hexdigest()[:16]
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Settings
-from ..eval_report import format_losses, format_reasons
-from ..evaluation import (
+from assistant.config import Settings
+from assistant.learn.dataset import quiz_day
+from assistant.learn.eval_report import format_losses, format_reasons
+from assistant.learn.evaluation import (
     INDEX_MODULES,
     INDEX_SETTINGS,
     EvalQuestion,
@@ -30,9 +31,8 @@ from ..evaluation import (
     decline_reason_counts,
     score_question,
 )
-from ..ingest import LoadResult
-from .dataset import quiz_day
-from .weeks import Week, is_supported, load_week, support_text
+from assistant.learn.weeks import Week, is_supported, load_week, support_text
+from assistant.library.ingest import LoadResult
 
 HIT_KS = (1, 3, 5, 10, 40)
 BOOTSTRAP_ROUNDS = 2000
@@ -84,7 +84,7 @@ def block_key(weeks: list[Week], settings: Settings) -> str:
     for name in INDEX_SETTINGS:
         digest.update(f"{name}={getattr(settings, name)}\0".encode())
     package = Path(__file__).parent.parent
-    for module in (*INDEX_MODULES, "sentence_vectors.py"):
+    for module in (*INDEX_MODULES, "store/sentence_vectors.py"):
         digest.update(hashlib.sha256((package / module).read_bytes()).digest())
     digest.update(chromadb.__version__.encode())
     return digest.hexdigest()[:16]
@@ -92,8 +92,8 @@ def block_key(weeks: list[Week], settings: Settings) -> str:
 
 def index_block(weeks: list[Week], settings: Settings, cache_dir: Path, embedder) -> Settings:
     """Settings pointing at an index of the block's articles, built once in ``cache_dir``."""
-    from ..indexer import index_loaded
-    from ..store import ArticleStore
+    from assistant.store.articles import ArticleStore
+    from assistant.store.indexer import index_loaded
 
     folder = Path(cache_dir) / f"block-{block_key(weeks, settings)}"
     indexed = settings.model_copy(update={"index_dir": folder, "chroma_url": None})
@@ -112,8 +112,8 @@ def index_block(weeks: list[Week], settings: Settings, cache_dir: Path, embedder
 
 def ask_block(weeks: list[Week], settings: Settings, embedder) -> list[WeekResult]:
     """Every question of the block asked on its quiz date, scored."""
-    from ..evaluation import QuoteFidelity
-    from ..service import Assistant
+    from assistant.learn.evaluation import QuoteFidelity
+    from assistant.service import Assistant
 
     assistant = Assistant(settings, embedder=embedder)
     fidelity = QuoteFidelity(assistant.store)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dataset import Example
-from .trees import TreeEnsemble, from_lightgbm
+from assistant.answer.trees import TreeEnsemble, from_lightgbm
+from assistant.learn.dataset import Example
 
 
 @dataclass

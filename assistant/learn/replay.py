@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import Settings
-from ..lexical import LexicalIndex
-from ..store import StoredChunk, chunk_metadata
-from .corpus import chunk_documents, encode_chunks
-from .features import PassageHit, merge_hits
+from assistant.answer.features import PassageHit, merge_hits
+from assistant.config import Settings
+from assistant.learn.corpus import chunk_documents, encode_chunks
+from assistant.store.articles import StoredChunk, chunk_metadata
+from assistant.store.lexical import LexicalIndex
 
 
 @dataclass

@@ -26,17 +26,37 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Settings
-from ..evaluation import normalise
-from ..retrieval import pick_passages
-from ..topicality import ALWAYS_CHECKS, OPTIONAL_CHECKS
-from .compose import ANSWER_FEATURES, LINEAR_ANSWER_FEATURES, MAX_SENTENCES, choose
-from .dataset import Example, block_examples, load_block, make_example, small_library_examples
-from .features import PASSAGE_FEATURES, SENTENCE_FEATURES, sentence_candidates, sentence_features
-from .fit import TreeParams, block_folds, fit_trees, out_of_fold, passage_rows, set_passage_scores
-from .ranking import MANIFEST, MODELS_DIR
-from .trees import TreeEnsemble
-from .weeks import (
+from assistant.answer.compose import MAX_SENTENCES, choose
+from assistant.answer.features import (
+    ANSWER_FEATURES,
+    LINEAR_ANSWER_FEATURES,
+    PASSAGE_FEATURES,
+    SENTENCE_FEATURES,
+    sentence_candidates,
+    sentence_features,
+)
+from assistant.answer.ranking import MANIFEST, MODELS_DIR
+from assistant.answer.retrieval import pick_passages
+from assistant.answer.topicality import ALWAYS_CHECKS, OPTIONAL_CHECKS
+from assistant.answer.trees import TreeEnsemble
+from assistant.config import Settings
+from assistant.learn.dataset import (
+    Example,
+    block_examples,
+    load_block,
+    make_example,
+    small_library_examples,
+)
+from assistant.learn.evaluation import normalise
+from assistant.learn.fit import (
+    TreeParams,
+    block_folds,
+    fit_trees,
+    out_of_fold,
+    passage_rows,
+    set_passage_scores,
+)
+from assistant.learn.weeks import (
     WeeksError,
     block_name,
     held_out_blocks,
@@ -315,8 +335,8 @@ def outcomes(
     sets, keep: float, checks: list[str], lookup, distinct=False, max_sentences=MAX_SENTENCES
 ) -> list[Outcome]:
     """Every question's chosen sentences and answer features under one setting."""
-    from ..topicality import eligible_sentences, failed_question_checks
-    from .compose import answer_values
+    from assistant.answer.compose import answer_values
+    from assistant.answer.topicality import eligible_sentences, failed_question_checks
 
     out = []
     for s in sets:

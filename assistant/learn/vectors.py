@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from ..embeddings import PassageVectors, Spans
+from assistant.store.embeddings import PassageVectors, Spans
 
 
 class VectorCache:

@@ -18,8 +18,8 @@ from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 
-from ..formats import jsonl_article
-from ..schema import Document
+from assistant.library.formats import jsonl_article
+from assistant.schema import Document
 
 DEFAULT_TRAIN_DIR = Path("../shared/train/realtimeqa-train")
 BLOCK_WEEKS = 4
