@@ -8,7 +8,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 BENCH_ARGS ?=
 # The shared evaluation corpus, beside the checkout (read there, never copied in).
 EVAL_DIR ?= ../shared/eval/realtimeqa-dev
-LINTED := assistant tests benchmarks app.py
+LINTED := assistant tests benchmarks experiments app.py
 
 .PHONY: install dev browser run test lint format eval eval-train train bench clean
 

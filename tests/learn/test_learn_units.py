@@ -227,8 +227,8 @@ def _held_out_summary() -> dict:
 def test_a_held_out_run_at_default_settings_is_recorded_in_the_manifest(tmp_path, monkeypatch):
     import json
 
-    from assistant.config import load_settings
     from assistant.answer import ranking
+    from assistant.config import load_settings
     from assistant.learn import cli
 
     monkeypatch.setattr(ranking, "MODELS_DIR", tmp_path)
@@ -239,8 +239,8 @@ def test_a_held_out_run_at_default_settings_is_recorded_in_the_manifest(tmp_path
 
 
 def test_a_diagnostic_held_out_run_leaves_the_manifest_alone(tmp_path, monkeypatch, capsys):
-    from assistant.config import load_settings
     from assistant.answer import ranking
+    from assistant.config import load_settings
     from assistant.learn import cli
 
     monkeypatch.setattr(ranking, "MODELS_DIR", tmp_path)
