@@ -10,7 +10,7 @@ cosine, gap to the best and rank are out of fold; the sentence ranker is then re
 the same folds (``experiment_base.measure``). Needs the vector cache of
 ``make train`` and torch (installed with sentence-transformers).
 
-    PYTHONPATH=.:scripts python scripts/adapter_experiment.py [--blocks 5]
+    PYTHONPATH=.:experiments python experiments/adapter_experiment.py [--blocks 5]
 """
 
 from __future__ import annotations

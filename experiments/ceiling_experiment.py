@@ -12,7 +12,7 @@ sample. Not part of the product.
 
 Needs the vector cache of ``make train``, else it encodes (about 2 hours cold).
 
-    PYTHONPATH=.:scripts python scripts/ceiling_experiment.py [--blocks 10]
+    PYTHONPATH=.:experiments python experiments/ceiling_experiment.py [--blocks 10]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Prints aggregate counts only (no article text): how many distinct-text article p
 reach each Jaccard band, and how many of them share a URL. ``--sample`` prints ``--n`` random pairs
 of each band for checking by hand in a terminal (titles and openings; nothing is saved).
 
-    PYTHONPATH=. python scripts/dup_threshold.py [--train ../shared/train/realtimeqa-train]
+    PYTHONPATH=. python experiments/dup_threshold.py [--train ../shared/train/realtimeqa-train]
 """
 
 from __future__ import annotations

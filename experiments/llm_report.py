@@ -1,7 +1,7 @@
 """How much of an LLM's answer survives verification, and how long an answer takes.
 
-    PYTHONPATH=. python scripts/llm_report.py                  # bundled SmolLM2, seed questions
-    PYTHONPATH=. python scripts/llm_report.py --answerer openai --base-url http://HOST/v1
+    PYTHONPATH=. python experiments/llm_report.py                  # bundled SmolLM2, seed questions
+    PYTHONPATH=. python experiments/llm_report.py --answerer openai --base-url http://HOST/v1
 
 For each question it prints the model's sentences, how many the verifier kept (under the
 strict rule that a sentence must carry a valid marker, and with ``llm_cite_unmarked``),

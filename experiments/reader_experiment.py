@@ -13,7 +13,7 @@ sentences. Not part of the product: it was not kept.
    best sentences: the reader alone, and blended with the ranker by a logistic regression
    fitted out of fold. Needs the vector cache of ``make train``, else it encodes.
 
-    PYTHONPATH=. python scripts/reader_experiment.py [--blocks 5] [--layers 4] [--epochs 2]
+    PYTHONPATH=. python experiments/reader_experiment.py [--blocks 5] [--layers 4] [--epochs 2]
 """
 
 from __future__ import annotations

