@@ -78,7 +78,7 @@ $(VENV)/.train-installed: $(VENV)/.installed
 # Fit the shipped models (assistant/answer/models/) from the training weeks, the held-out
 # sample left out. Encoded chunks are cached in eval-results/cache/vectors.sqlite.
 # The abstention model is the logistic one: the boosted one wins out of fold by 0.02 of
-# utility but declines an answerable seed question (README, "What was tried").
+# utility but declines an answerable seed question (docs/quality.md, "What was tried").
 train: $(VENV)/.train-installed
 	$(VENV)/bin/assistant train --train-dir $(TRAIN_DIR) --abstention logistic
 

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
         "auto", description="short encodings on ONNX Runtime (auto: when exportable, on CPU)"
     )
     # each Chroma write has a fixed cost of about 0.1 s: upserting 8,000 chunks 1,024 rather
-    # than 256 at a time took 1.9 rather than 2.9 ms a chunk (README, "Performance")
+    # than 256 at a time took 1.9 rather than 2.9 ms a chunk (docs/performance.md)
     index_batch_chunks: int = Field(
         1024, ge=1, le=100_000, description="chunks embedded and committed in one step"
     )
@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     hnsw_ef_search: int = Field(400, ge=10, le=100_000, description="HNSW search effort")
     rrf_k: int = Field(60, ge=1, description="reciprocal-rank fusion constant (a feature)")
     # Jaccard of body word 3-shingles at which an article is a copy of an indexed one;
-    # measured on the training weeks' articles (README, "Syndicated copies"); 0: off
+    # measured on the training weeks' articles (docs/library.md, "Syndicated copies"); 0: off
     duplicate_threshold: float = Field(0.8, ge=0.0, le=1.0)
 
     answerer: str = "extractive"

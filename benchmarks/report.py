@@ -115,7 +115,7 @@ def _serving_rows(size: str, s: dict) -> list[Row]:
 
 
 def render_table(rows: list[Row], results: dict) -> str:
-    """A Markdown table (pastes into the README as is) with the machine under it."""
+    """A Markdown table (pastes into docs/performance.md as is) with the machine under it."""
     lines = ["| figure | measured | target | |", "|---|---|---|---|"]
     for row in rows:
         mark = "" if row.ok is None else ("ok" if row.ok else "MISSED")

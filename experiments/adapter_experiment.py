@@ -1,4 +1,4 @@
-"""The sentence-level query adapter experiment (README, "What was tried", fourth round):
+"""The sentence-level query adapter experiment (docs/quality.md, "What was tried", fourth round):
 a linear map of MiniLM's question vector, fitted so that the question lands nearest its
 answer sentences' in-context vectors among the sentences read, measured as extra features
 of the sentence ranker. Not part of the product: it was not kept.

@@ -1,4 +1,4 @@
-"""The ceiling experiment (README, "What was tried", fourth round): how far the learned
+"""The ceiling experiment (docs/quality.md, "What was tried", fourth round): how far the learned
 answer can go with more training weeks or longer quotes, out of fold on the training
 sample. Not part of the product.
 

@@ -1,4 +1,4 @@
-"""What the experiment scripts share (README, "What was tried"): the first sample blocks
+"""What the experiment scripts share (docs/quality.md, "What was tried"): the first sample blocks
 of ``make train`` with their passage and sentence models fitted out of fold as
 ``assistant train`` does (from the vector cache of ``make train``, else it encodes), and
 the measurement of extra sentence-ranker columns. Not part of the product."""

@@ -1,4 +1,4 @@
-"""The reader experiment (README, "What was tried"): a cross-encoder fine-tuned from the
+"""The reader experiment (docs/quality.md, "What was tried"): a cross-encoder fine-tuned from the
 bundled all-MiniLM-L6-v2 weights, measured as a reranker of the sentence ranker's best
 sentences. Not part of the product: it was not kept.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from experiment_base import experiment_args, sample_sets
 
-UNSEEN = {"2022-07-15", "2024-08-16", "2025-11-07"}  # the README's three unseen blocks
+UNSEEN = {"2022-07-15", "2024-08-16", "2025-11-07"}  # docs/quality.md's three unseen blocks
 
 
 def other_blocks(train_dir: Path) -> list[list[str]]:

@@ -1,4 +1,4 @@
-"""The answer-redundancy experiment (README, "What was tried"): whether a sentence's
+"""The answer-redundancy experiment (docs/quality.md, "What was tried"): whether a sentence's
 candidate answers (words of the asked type the question lacks) recur in the other
 articles read for the question, measured as extra features of the sentence ranker.
 

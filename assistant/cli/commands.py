@@ -322,7 +322,7 @@ def serve(
         typer.Option("--read-only/--writable", help="Disable adding and removing articles."),
     ] = None,
 ) -> None:
-    """Start the web UI (127.0.0.1 by default; see README "Security" before using 0.0.0.0)."""
+    """Start the web UI (127.0.0.1 by default; see docs/security.md before using 0.0.0.0)."""
     from assistant.web.app import launch
 
     try:

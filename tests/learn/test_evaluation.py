@@ -172,7 +172,7 @@ def test_seed_set_meets_its_targets_and_reuses_the_index(tmp_path, make_settings
     answered = [r.id for r in run.results if r.unanswerable and not r.abstained]
     declined = [r.id for r in run.results if not r.unanswerable and r.abstained]
     # every answerable one cites a passage holding its answer (the small-library training
-    # examples made this hold; see README, "The seed article")
+    # examples made this hold; see docs/quality.md, "The seed article")
     assert missed == []
     assert (answered, declined) == ([], [])
     supported = [r for r in run.results if r.supported]
