@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 EVAL_DIR ?= ../shared/eval/realtimeqa-dev
 LINTED := assistant tests benchmarks experiments app.py
 
-.PHONY: install dev browser run test lint format eval eval-train train bench clean
+.PHONY: install dev browser run test lint format eval eval-train train loyo bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,18 @@ train: $(VENV)/.train-installed
 # or chosen on), with 95 % intervals; reports in eval-results/train-held-out.*
 eval-train: $(VENV)/.eval-installed
 	$(VENV)/bin/assistant eval --train-dir $(TRAIN_DIR) --blocks held-out --name train-held-out
+
+# Leave one year out: for each year, fit on the sample's blocks of the other two years
+# (models to eval-results/loyo-YEAR, never the shipped ones) and ask that year's held-out
+# blocks with them; reports in eval-results/loyo-YEAR.*. Hours from a cold vector cache.
+LOYO_YEARS ?= 2022 2024 2025
+loyo: $(VENV)/.train-installed $(VENV)/.eval-installed
+	for year in $(LOYO_YEARS); do \
+		$(VENV)/bin/assistant train --train-dir $(TRAIN_DIR) --abstention logistic \
+			--leave-out-year $$year --out eval-results/loyo-$$year || exit 1; \
+		ASSISTANT_MODELS_DIR=eval-results/loyo-$$year $(VENV)/bin/assistant eval \
+			--train-dir $(TRAIN_DIR) --blocks held-out --year $$year --name loyo-$$year || exit 1; \
+	done
 
 # Answer quality on real news (EVAL_DIR above). The index is cached in eval-results/cache/
 # by corpus content and indexing settings; reports go to eval-results/.

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     min_answer_probability: float | None = Field(
         None, ge=0.0, le=1.0, description="abstain below this; empty: the learned threshold"
     )
+    models_dir: Path | None = Field(
+        None, description="learned models written by `assistant train --out`; empty: shipped"
+    )
 
     # LLM answerers (``answerer`` = llamacpp | openai); see assistant/llm.py
     llm_model_path: str = Field("", description="GGUF file for llamacpp; empty: bundled SmolLM2")
@@ -116,11 +119,25 @@ class Settings(BaseSettings):
         return Path(self.uploads_dir or Path(self.index_dir) / "uploads")
 
     @field_validator(
-        "chroma_url", "uploads_dir", "auth", "prompts_dir", "feeds_refresh_minutes", mode="before"
+        "chroma_url",
+        "uploads_dir",
+        "auth",
+        "prompts_dir",
+        "feeds_refresh_minutes",
+        "models_dir",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return value or None
+
+    @field_validator("models_dir")
+    @classmethod
+    def _models_dir_holds_models(cls, value: Path | None) -> Path | None:
+        # a folder without a manifest would silently fall back to no models at all
+        if value is not None and not (value / "manifest.json").is_file():
+            raise ValueError(f"{value} holds no learned models (no manifest.json)")
+        return value
 
     @model_validator(mode="after")
     def _reply_fits_context(self) -> Settings:

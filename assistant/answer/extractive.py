@@ -27,7 +27,7 @@ from langchain_core.documents import Document as LCDocument
 from assistant.answer.compose import MAX_SENTENCES, Composition, compose
 from assistant.answer.features import PassageHit, QuestionContext, SentenceCandidate
 from assistant.answer.query import WH_WORDS
-from assistant.answer.ranking import Models, load_models
+from assistant.answer.ranking import Models, load_models, models_folder
 from assistant.answer.topicality import (
     ALWAYS_CHECKS,
     QUESTION_CHECK_REASONS,
@@ -179,6 +179,7 @@ class ExtractiveAnswerer:
             settings.max_answer_sentences,
             settings.min_answer_probability,
             library=library,
+            models=load_models(models_folder(settings)),
         )
 
     def answer(self, question: str, passages: list[LCDocument]) -> Answer:

@@ -120,6 +120,12 @@ def _read_abstention(folder: Path) -> dict:
     return abstain
 
 
+def models_folder(settings) -> str | None:
+    """The models folder the settings name (``models_dir``), or None for the shipped."""
+    folder = getattr(settings, "models_dir", None)
+    return str(folder) if folder else None
+
+
 @lru_cache(maxsize=4)
 def load_models(folder: str | None = None) -> Models:
     """The shipped models (or those in ``folder``), read once per process."""

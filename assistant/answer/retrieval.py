@@ -25,7 +25,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from assistant.answer.features import PassageHit, QuestionContext, merge_hits
-from assistant.answer.ranking import load_models
+from assistant.answer.ranking import load_models, models_folder
 from assistant.config import Settings
 from assistant.dates import DocDates, range_filter
 from assistant.store.articles import ArticleStore
@@ -173,7 +173,8 @@ class HybridRetriever(BaseRetriever):
         hits = self.hits(query, vector, view, list(weights), since, until)
         t2 = time.perf_counter()
         context = QuestionContext(query, vector, as_of or view.newest, weights)
-        picked = pick_passages(load_models().rank_passages(context, hits), k)
+        models = load_models(models_folder(self.settings))
+        picked = pick_passages(models.rank_passages(context, hits), k)
         t3 = time.perf_counter()
         docs = Retrieved([h.document() for h in picked], context, picked)
         timings = {

@@ -265,6 +265,10 @@ def evaluate(
             "--blocks", help="With --train-dir: held-out, training, all, or first weeks (a,b)."
         ),
     ] = "held-out",
+    year: Annotated[
+        str | None,
+        typer.Option("--year", help="With --train-dir: only the blocks with a week in YEAR."),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for the reports.")] = Path(
         "eval-results"
     ),
@@ -286,7 +290,9 @@ def evaluate(
     if train_dir is not None:
         from assistant.learn.cli import evaluate_weeks
 
-        return evaluate_weeks(train_dir, blocks, out, cache_dir or out / "cache", name, as_json)
+        return evaluate_weeks(
+            train_dir, blocks, out, cache_dir or out / "cache", name, as_json, year
+        )
     if questions is None or corpus is None:
         raise fail("give a questions file and --corpus, or --train-dir")
 

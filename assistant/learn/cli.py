@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from assistant.config import SettingsError, load_settings
-from assistant.learn.weeks import DEFAULT_TRAIN_DIR, WeeksError
+from assistant.learn.weeks import DEFAULT_TRAIN_DIR, WeeksError, week_names
 
 TrainDir = Annotated[
     Path, typer.Option("--train-dir", help="The training weeks (one folder a week).")
@@ -65,12 +65,23 @@ def train_command(
             help="The abstention model: auto (chosen out of fold), logistic or trees-100x7.",
         ),
     ] = "auto",
+    leave_out_year: Annotated[
+        str | None,
+        typer.Option(
+            "--leave-out-year",
+            help="Fit without any block of this year (needs --out), for a leave-one-year-out "
+            "run: evaluate with ASSISTANT_MODELS_DIR=OUT assistant eval --year YEAR.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Fit the passage ranker, sentence ranker and abstention model from the training
     weeks (never the held-out sample) and write them with their manifest."""
     from assistant.learn.train import default_out_dir, train
 
+    if leave_out_year and out is None:
+        # models that never saw a year must not replace the shipped ones
+        raise _fail("--leave-out-year writes models for an experiment: give --out DIR")
     try:
         settings = load_settings()
         embedder = cached_embedder(settings, cache_dir / "vectors.sqlite")
@@ -87,6 +98,7 @@ def train_command(
             max_articles=max_articles,
             cache_dir=cache_dir / "blocks",
             abstention=abstention,
+            leave_out_year=leave_out_year,
         )
     except (WeeksError, SettingsError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from exc
@@ -133,35 +145,56 @@ def record_held_out(summary: dict, settings) -> None:
             "metrics",
             "supported_citation_losses",
             "latency_ms",
+            "by_year",
+            "reliability",
         )
+        if key in summary
     }
     path.write_text(json.dumps(manifest, indent=1) + "\n")
 
 
+def chosen_blocks(train_dir: Path, which: str, year: str | None = None) -> list[list[str]]:
+    """The blocks ``--blocks`` names (held-out, training, all, or first weeks), only those
+    with a week in ``year`` when given."""
+    from assistant.learn.weeks import held_out_blocks, make_blocks, touches_year, training_blocks
+
+    all_blocks = make_blocks(week_names(train_dir))
+    named = {
+        "held-out": held_out_blocks(all_blocks),
+        "training": training_blocks(all_blocks),
+        "all": all_blocks,
+    }
+    chosen = named.get(which) or [b for b in all_blocks if b[0] in which.split(",")]
+    if not chosen:
+        raise WeeksError(f"no block starts at {which!r} (or use held-out, training, all)")
+    if year and not (chosen := [b for b in chosen if touches_year(b, year)]):
+        raise WeeksError(f"none of the {which} blocks has a week in {year}")
+    return chosen
+
+
 def evaluate_weeks(
-    train_dir: Path, which: str, out: Path, cache_dir: Path, name: str | None, as_json: bool
+    train_dir: Path,
+    which: str,
+    out: Path,
+    cache_dir: Path,
+    name: str | None,
+    as_json: bool,
+    year: str | None = None,
 ) -> None:
-    """``assistant eval --train-dir``: blocks of training weeks indexed and asked."""
+    """``assistant eval --train-dir``: blocks of training weeks indexed and asked (only
+    those of ``year`` when given)."""
     from assistant.learn.evaluate import evaluate_blocks, markdown_table, write_week_reports
-    from assistant.learn.weeks import held_out_blocks, make_blocks, training_blocks, week_names
 
     try:
         settings = load_settings()
-        all_blocks = make_blocks(week_names(train_dir))
-        named = {
-            "held-out": held_out_blocks(all_blocks),
-            "training": training_blocks(all_blocks),
-            "all": all_blocks,
-        }
-        chosen = named.get(which) or [b for b in all_blocks if b[0] in which.split(",")]
-        if not chosen:
-            raise WeeksError(f"no block starts at {which!r} (or use held-out, training, all)")
+        chosen = chosen_blocks(train_dir, which, year)
         embedder = cached_embedder(settings, cache_dir / "vectors.sqlite")
         summary, results = evaluate_blocks(train_dir, chosen, settings, cache_dir, embedder, _note)
     except (WeeksError, SettingsError, OSError, RuntimeError) as exc:
         raise _fail(str(exc)) from exc
-    paths = write_week_reports(summary, results, out, name or f"train-{which}")
-    if which == "held-out":
+    default_name = f"train-{which}" + (f"-{year}" if year else "")
+    paths = write_week_reports(summary, results, out, name or default_name)
+    if which == "held-out" and not year:
         record_held_out(summary, settings)
     if as_json:
         typer.echo(json.dumps({"summary": summary, "outputs": paths}))

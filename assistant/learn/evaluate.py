@@ -21,6 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from assistant.config import Settings
+from assistant.learn.breakdown import (
+    by_year_summaries,
+    reliability_markdown,
+    reliability_table,
+    split_by_year,
+    year_table_markdown,
+)
 from assistant.learn.dataset import quiz_day
 from assistant.learn.eval_report import format_losses, format_reasons
 from assistant.learn.evaluation import (
@@ -168,41 +175,58 @@ def summarise_weeks(
     results: list[WeekResult], passages: int, rounds: int = BOOTSTRAP_ROUNDS
 ) -> dict:
     """Every figure with a 95 % interval from resampling weeks with replacement
-    (``passages``: how many the answerer reads, for the citation losses)."""
+    (``passages``: how many the answerer reads, for the citation losses), pooled and per
+    year of the weeks, with the answer probability's reliability table."""
+    summary = _figures(results, passages, rounds)
+    summary["by_year"] = by_year_summaries(results, lambda g: _figures(g, passages, rounds))
+    summary["reliability"] = {"pooled": reliability_table(results)} | {
+        year: reliability_table(group) for year, group in split_by_year(results).items()
+    }
+    return summary
+
+
+def _figures(results: list[WeekResult], passages: int, rounds: int) -> dict:
     point = _metric_values(results)
-    by_week: dict[str, list[WeekResult]] = {}
-    for r in results:
-        by_week.setdefault(r.week, []).append(r)
-    weeks = sorted(by_week)
-    rng = np.random.default_rng(7)
-    draws: dict[str, list[float]] = {name: [] for name in point}
-    for _ in range(rounds):
-        sample = [r for w in rng.choice(weeks, size=len(weeks)) for r in by_week[w]]
-        for name, value in _metric_values(sample).items():
-            if value is not None:
-                draws[name].append(value)
+    draws = _bootstrap(results, rounds)
     latencies = [r.latency_ms for r in results]
     return {
         "questions": len(results),
         "supported": sum(r.supported for r in results),
-        "weeks": weeks,
+        "weeks": sorted({r.week for r in results}),
         "supported_declined_because": decline_reason_counts(r for r in results if r.supported),
         "unsupported_declined_because": decline_reason_counts(
             r for r in results if not r.supported
         ),
         "supported_citation_losses": citation_losses(results, passages),
-        "metrics": {
-            name: {
-                "value": None if value is None else round(value, 4),
-                "low": round(float(np.percentile(draws[name], 2.5)), 4) if draws[name] else None,
-                "high": round(float(np.percentile(draws[name], 97.5)), 4) if draws[name] else None,
-            }
-            for name, value in point.items()
-        },
+        "metrics": {name: _interval(value, draws[name]) for name, value in point.items()},
         "latency_ms": {
             "p50": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
             "p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
         },
+    }
+
+
+def _bootstrap(results: list[WeekResult], rounds: int) -> dict[str, list[float]]:
+    """Every figure over ``rounds`` resamples of the weeks, with replacement."""
+    by_week: dict[str, list[WeekResult]] = {}
+    for r in results:
+        by_week.setdefault(r.week, []).append(r)
+    weeks = sorted(by_week)
+    rng = np.random.default_rng(7)
+    draws: dict[str, list[float]] = {name: [] for name in _metric_values(results)}
+    for _ in range(rounds):
+        sample = [r for w in rng.choice(weeks, size=len(weeks)) for r in by_week[w]]
+        for name, value in _metric_values(sample).items():
+            if value is not None:
+                draws[name].append(value)
+    return draws
+
+
+def _interval(value: float | None, draws: list[float]) -> dict:
+    return {
+        "value": None if value is None else round(value, 4),
+        "low": round(float(np.percentile(draws, 2.5)), 4) if draws else None,
+        "high": round(float(np.percentile(draws, 97.5)), 4) if draws else None,
     }
 
 
@@ -243,15 +267,32 @@ def write_week_reports(summary: dict, results: list[WeekResult], out_dir: Path, 
     return {"json": str(out_dir / f"{name}.json"), "markdown": str(out_dir / f"{name}.md")}
 
 
+def _cell(metrics: dict, name: str) -> str:
+    v = metrics.get(name, {})
+    if v.get("value") is None:
+        return "n/a"
+    return f"{v['value']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
+
+
+#: The rows of the per-year table: every figure, supported questions first.
+YEAR_ROWS = [(f"hit@{k}, supported", f"supported.hit@{k}") for k in HIT_KS] + [
+    ("citation hit, supported", "supported.citation_hit"),
+    ("answer hit, supported", "supported.answer_hit"),
+    ("wrongly declined, supported", "supported.wrongly_declined"),
+    ("citation hit, all", "all.citation_hit"),
+    ("answer hit, all", "all.answer_hit"),
+    ("unsupported declined", "unsupported.declined"),
+    ("quote fidelity", "quote_fidelity"),
+]
+
+
 def markdown_table(summary: dict) -> str:
-    """The figures as a Markdown table: value and 95 % interval, supported beside all."""
+    """The figures as a Markdown table: value and 95 % interval, supported beside all;
+    then the same per year and the reliability tables."""
     m = summary["metrics"]
 
     def cell(name: str) -> str:
-        v = m.get(name, {})
-        if v.get("value") is None:
-            return "n/a"
-        return f"{v['value']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
+        return _cell(m, name)
 
     rows = [f"retrieval hit@{k}" for k in HIT_KS] + ["citation hit", "answer hit"]
     keys = [f"hit@{k}" for k in HIT_KS] + ["citation_hit", "answer_hit"]
@@ -277,4 +318,6 @@ def markdown_table(summary: dict) -> str:
             lines += ["", f"Declined {label} questions, by reason: {format_reasons(counts)}."]
     if losses := summary.get("supported_citation_losses"):
         lines += ["", f"Supported questions, where their citations go: {format_losses(losses)}."]
+    lines += year_table_markdown(summary, YEAR_ROWS, _cell)
+    lines += reliability_markdown(summary.get("reliability", {}))
     return "\n".join(lines) + "\n"

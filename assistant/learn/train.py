@@ -60,6 +60,7 @@ from assistant.learn.weeks import (
     WeeksError,
     block_name,
     held_out_blocks,
+    leave_year_out,
     make_blocks,
     training_blocks,
     training_sample,
@@ -137,12 +138,18 @@ class TrainReport:
 
 
 def training_weeks(
-    train_dir: Path, limit_blocks: int | None = None, all_blocks: bool = False
+    train_dir: Path,
+    limit_blocks: int | None = None,
+    all_blocks: bool = False,
+    leave_out_year: str | None = None,
 ) -> list[list[str]]:
     """The training blocks, oldest first: those of ``TRAINING_SAMPLE`` (with
-    ``all_blocks``, every block outside the held-out sample)."""
+    ``all_blocks``, every block outside the held-out sample), without any block of
+    ``leave_out_year``."""
     every = make_blocks(week_names(train_dir))
     blocks = training_blocks(every) if all_blocks else training_sample(every)
+    if leave_out_year:
+        blocks = leave_year_out(blocks, leave_out_year)
     if not blocks:
         raise WeeksError(f"none of the training sample's blocks is in {train_dir}")
     return blocks[:limit_blocks] if limit_blocks else blocks
@@ -545,13 +552,14 @@ def train(
     max_articles: int | None = None,
     cache_dir: Path | None = None,
     abstention: str = "auto",
+    leave_out_year: str | None = None,
 ) -> TrainReport:
     """Fit every model from the training blocks (or the given ``blocks`` of weeks) and
     write them with their manifest (``abstention``: the abstention model of
     ``ABSTAIN_GRID`` to use, or "auto" to choose it out of fold)."""
     start = time.perf_counter()
     specs = abstention_specs(abstention)
-    blocks = blocks or training_weeks(train_dir, limit_blocks, all_blocks)
+    blocks = blocks or training_weeks(train_dir, limit_blocks, all_blocks, leave_out_year)
     held = {w for b in held_out_blocks(make_blocks(week_names(train_dir))) for w in b}
     if held & {w for b in blocks for w in b}:
         raise ValueError("the held-out weeks are never trained on: choose other weeks")

@@ -169,6 +169,20 @@ def training_sample(blocks: list[list[str]]) -> list[list[str]]:
     return [b for b in training_blocks(blocks) if b[0] in TRAINING_SAMPLE]
 
 
+def touches_year(block: list[str], year: str) -> bool:
+    """Whether any week of ``block`` falls in ``year`` (``"2024"``)."""
+    return any(week.startswith(f"{year}-") for week in block)
+
+
+def leave_year_out(blocks: list[list[str]], year: str) -> list[list[str]]:
+    """The blocks with no week in ``year``: what a leave-one-year-out fit may use (a block
+    spanning New Year is left out of the fit too, so nothing of that year is learned)."""
+    kept = [b for b in blocks if not touches_year(b, year)]
+    if len(kept) == len(blocks):
+        raise WeeksError(f"no training block falls in {year}: nothing to leave out")
+    return kept
+
+
 def block_name(block: list[str]) -> str:
     return f"{block[0]}+{len(block)}w"
 

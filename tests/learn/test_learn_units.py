@@ -166,6 +166,62 @@ def test_week_figures_split_supported_questions_and_count_decline_reasons():
     assert "where their citations go: cited right 1, declined 1," in table
 
 
+def test_week_figures_are_also_given_per_year_with_their_own_intervals():
+    from assistant.learn.evaluate import markdown_table, summarise_weeks
+
+    results = [
+        _week_result("2024-03-01", True, retrieval_rank=1, citation_hit=True, answer_hit=True),
+        _week_result("2024-03-08", True, retrieval_rank=2, citation_hit=True),
+        _week_result("2025-05-02", True, abstained=True, declined_because="low_probability"),
+        _week_result("2025-05-09", False, retrieval_rank=4),
+    ]
+    summary = summarise_weeks(results, passages=10, rounds=50)
+    years = summary["by_year"]
+    assert list(years) == ["2024", "2025"]
+    assert (years["2024"]["questions"], years["2024"]["supported"]) == (2, 2)
+    assert years["2024"]["metrics"]["supported.citation_hit"]["value"] == 1.0
+    assert years["2025"]["metrics"]["supported.citation_hit"]["value"] == 0.0
+    assert years["2025"]["metrics"]["supported.wrongly_declined"]["value"] == 1.0
+    assert years["2025"]["weeks"] == ["2025-05-02", "2025-05-09"]
+    assert summary["metrics"]["supported.citation_hit"]["value"] == round(2 / 3, 4)
+    table = markdown_table(summary)
+    assert "| figure | pooled | 2024 (2 of 2) | 2025 (1 of 2) |" in table
+    assert "| citation hit, supported | 0.67 [" in table and "| 1.00 [1.00, 1.00] | 0.00 [" in table
+    # one year only: the pooled figures are that year's, no second table
+    one = summarise_weeks(results[:2], passages=10, rounds=10)
+    assert one["by_year"] == {} and "By year" not in markdown_table(one)
+
+
+def test_reliability_table_bins_answered_questions_by_their_probability():
+    from assistant.learn.breakdown import reliability_markdown, reliability_table
+
+    results = [
+        _week_result("w", True, answer_probability=0.95, citation_hit=True, answer_hit=True),
+        _week_result("w", True, answer_probability=1.0, citation_hit=True),
+        _week_result("w", True, answer_probability=0.91, citation_hit=False),
+        _week_result("w", False, answer_probability=0.15, citation_hit=False),
+        _week_result("w", True, answer_probability=0.12, citation_hit=True),
+        # declined: no observed outcome, left out; no probability: left out
+        _week_result("w", True, abstained=True, answer_probability=0.05),
+        _week_result("w", False, answer_probability=None),
+    ]
+    table = reliability_table(results)
+    assert table["answered"] == 5
+    low, high = table["bins"]
+    assert (low["low"], low["high"], low["count"], low["citation_hit"]) == (0.1, 0.2, 2, 0.5)
+    assert (high["low"], high["count"], high["predicted"]) == (0.9, 3, round(2.86 / 3, 4))
+    assert (high["citation_hit"], high["answer_hit"]) == (round(2 / 3, 4), round(1 / 3, 4))
+    gap = 2 * abs(0.135 - 0.5) + 3 * abs(2.86 / 3 - 2 / 3)
+    assert table["ece"] == pytest.approx(gap / 5, abs=1e-3)
+    lines = reliability_markdown({"pooled": table, "2025": reliability_table([])})
+    assert (
+        "| 0.9–1.0 | 3 | 0.95 | 0.67 | 0.33 |" in lines
+        and "| 0.1–0.2 | 2 | 0.14 | 0.50 | 0.00 |" in lines
+    )
+    assert sum("Reliability" in line for line in lines) == 1  # a year with no answers: no table
+    assert reliability_table([]) == {"answered": 0, "ece": None, "bins": []}
+
+
 @pytest.mark.parametrize("which", [0, 1])
 def test_abstention_models_answer_at_start_up_as_fitted(tmp_path, which):
     """Both kinds of abstention model (logistic, boosted trees) written by training and
@@ -248,3 +304,58 @@ def test_a_diagnostic_held_out_run_leaves_the_manifest_alone(tmp_path, monkeypat
     cli.record_held_out(_held_out_summary(), load_settings(min_answer_probability=0.0))
     assert (tmp_path / ranking.MANIFEST).read_text() == '{"weeks": []}'
     assert "min_answer_probability not at default" in capsys.readouterr().err
+
+
+def test_leaving_a_year_out_drops_every_block_with_a_week_in_it():
+    from assistant.learn.weeks import WeeksError, leave_year_out, touches_year
+
+    blocks = [["2022-12-16", "2022-12-23"], ["2024-12-27", "2025-01-03"], ["2025-02-07"]]
+    assert touches_year(blocks[1], "2024") and touches_year(blocks[1], "2025")
+    assert leave_year_out(blocks, "2025") == [blocks[0]]  # the New Year block goes too
+    assert leave_year_out(blocks, "2022") == blocks[1:]
+    with pytest.raises(WeeksError, match="no training block falls in 2023"):
+        leave_year_out(blocks, "2023")
+
+
+def test_the_evaluation_takes_one_year_of_the_named_blocks(tmp_path):
+    from assistant.learn.cli import chosen_blocks
+    from assistant.learn.weeks import WeeksError
+
+    for week in ("2022-06-17", "2022-06-24", "2024-01-05", "2024-01-12"):
+        (tmp_path / week).mkdir()
+        (tmp_path / week / "questions.jsonl").write_text("")
+    assert chosen_blocks(tmp_path, "all", "2024") == [["2024-01-05", "2024-01-12"]]
+    assert len(chosen_blocks(tmp_path, "all")) == 2
+    with pytest.raises(WeeksError, match="none of the all blocks has a week in 2025"):
+        chosen_blocks(tmp_path, "all", "2025")
+
+
+def test_a_models_folder_setting_is_what_answers_and_must_hold_models(tmp_path):
+    import json
+    import shutil
+
+    from assistant.answer.extractive import ExtractiveAnswerer
+    from assistant.answer.ranking import MODELS_DIR, load_models
+    from assistant.config import SettingsError, load_settings
+
+    shutil.copytree(MODELS_DIR, tmp_path / "loyo")
+    abstain = json.loads((tmp_path / "loyo" / "abstain.json").read_text())
+    abstain["threshold"] = 0.4321  # tell the copy from the shipped models
+    (tmp_path / "loyo" / "abstain.json").write_text(json.dumps(abstain))
+    settings = load_settings(models_dir=tmp_path / "loyo")
+    answerer = ExtractiveAnswerer.from_settings(settings, embedder=None)
+    assert answerer.min_probability == 0.4321
+    assert load_models().threshold != 0.4321  # the shipped ones are untouched
+    with pytest.raises(SettingsError, match="holds no learned models"):
+        load_settings(models_dir=tmp_path)
+
+
+def test_a_leave_one_year_out_fit_never_writes_the_shipped_models(tmp_path):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    result = CliRunner().invoke(
+        app, ["train", "--train-dir", str(tmp_path), "--leave-out-year", "2024"]
+    )
+    assert result.exit_code == 2 and "give --out DIR" in result.output
