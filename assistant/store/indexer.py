@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.dates import backfill_date_numbers
-from assistant.library.duplicates import CopyFinder, body_of, signature
+from assistant.library.duplicates import CopyFinder, body_of, fingerprint
 from assistant.library.ingest import LoadResult
 from assistant.library.inputs import load_inputs, plan_inputs
 from assistant.locks import IndexBusyError, writer_lock
@@ -168,14 +168,23 @@ class IndexRun:
         if self.store.settings.duplicate_threshold <= 0:
             return None  # merging turned off
         if self.copies is None:
-            self.copies = CopyFinder(self.store.settings.duplicate_threshold)
+            self.copies = CopyFinder(self.store.settings.duplicate_threshold, self._body)
             self.copies.sync(self.store, Path(self.store.settings.index_dir))
-        minhash = signature(body_of(doc))
+        probe = fingerprint(body_of(doc))
         own = {d for d in previous if self.sources.get(d) == [source]}
-        found = self.copies.find(minhash, exclude=own)
+        found = self.copies.find(probe, exclude=own)
         if found is None:
-            self.copies.add(doc.doc_id, minhash)
+            self.copies.add(doc.doc_id, probe.minhash)
         return found
+
+    def _body(self, doc_id: str) -> str | None:
+        """An article's body for the copy check: queued in this run (not yet written) or
+        read from the store."""
+        for item in self.pending:
+            if item.doc.doc_id == doc_id:
+                return body_of(item.doc)
+        doc = self.store.get_document(doc_id)
+        return body_of(doc) if doc else None
 
     def flush(self) -> None:
         """Embed all pending chunks in one batch, then write them in one store call."""
