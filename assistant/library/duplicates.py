@@ -5,10 +5,11 @@ The same wire story reaches many sites with other chrome (a dateline, a "Sign up
 changed headline). Articles are compared by the Jaccard similarity of their bodies' word
 3-shingles; the headline is left out, since syndicating sites rewrite it. A body is a copy
 when that Jaccard, computed exactly from both shingle sets, is at or above the threshold
-(``>=``; measured on the training weeks' articles: README, "Syndicated copies"). MinHash LSH
-(``datasketch``) only proposes candidates, with bands chosen so that a pair at the threshold
-is missed about once in 20,000 (``experiments/dup_recall.py``): LSH tuned to the threshold
-itself, then the MinHash estimate, kept only 47-65% of the copies at 0.80-0.85.
+(``>=``; measured on the training weeks' articles: docs/library.md, "Syndicated copies").
+MinHash LSH (``datasketch``) only proposes candidates, with bands chosen so that a pair at
+the threshold is missed about once in 20,000 (``experiments/dup_recall.py``): LSH tuned
+to the threshold itself, then the MinHash estimate, kept only 47-65% of the copies at
+0.80-0.85.
 
 Signatures are kept in ``INDEX_DIR/minhash.npz``, a cache of the store: on every index run
 the articles it lacks are read and signed, and those no longer indexed are dropped, so a run
