@@ -1,22 +1,25 @@
 """Fetch articles from http(s) URLs with a timeout and a size cap.
 
-The body is read in small blocks and reading stops one byte past the cap, so a huge or
-endless response never fills memory; a total deadline stops servers that drip bytes.
+The body is read in 64 KiB blocks and reading stops at the first block past the cap, so a
+huge or endless response never fills memory; a total deadline stops servers that drip bytes.
+The connection itself is ``netguard``'s: every hop resolved, vetted and pinned before it
+connects.
 """
 
 from __future__ import annotations
 
+import socket
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
-from typing import BinaryIO
 from urllib.parse import urlparse
+
+import httpx
 
 from assistant.library.formats import SUPPORTED_SUFFIXES
 from assistant.library.ingest import IngestError
-from assistant.library.netguard import BadRedirect, BlockedAddress, opener
+from assistant.library.netguard import BadRedirect, BadURL, BlockedAddress, open_url
 
 _BLOCK = 64 * 1024
 _USER_AGENT = "news-assistant/0.1 (+offline article indexer)"
@@ -76,38 +79,45 @@ def fetch(
 ) -> Fetched:
     """Download ``url``; HTTP errors, timeouts and oversize bodies are clear errors.
     ``headers`` are sent too (``If-None-Match`` ...; a 304 answer comes back as status
-    304). Without ``allow_private``, loopback and private addresses are refused
-    (``netguard``)."""
+    304). Without ``allow_private``, hosts that resolve to loopback and private addresses
+    are refused before any connection (``netguard``)."""
     check_url(url)
-    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, **(headers or {})})
+    sent = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity", **(headers or {})}
     try:
-        with opener(allow_private).open(request, timeout=timeout_s) as response:
-            _check_length(response.headers, max_bytes)
-            data = read_capped(response, max_bytes, time.monotonic() + timeout_s)
-            headers = response.headers
-    except urllib.error.HTTPError as exc:
-        if exc.code == 304:
-            return Fetched(b"", "", None, status=304, headers=exc.headers)
-        raise IngestError(_http_error(exc)) from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, BlockedAddress | BadRedirect):
-            raise IngestError(str(exc.reason)) from None
-        raise IngestError(f"could not reach {urlparse(url).netloc}: {_reason(exc)}") from None
-    except (BlockedAddress, BadRedirect) as exc:
+        with open_url(url, sent, timeout_s, allow_private) as response:
+            return _take(url, response, max_bytes, timeout_s)
+    except (BlockedAddress, BadRedirect, BadURL) as exc:
         raise IngestError(str(exc)) from None
-    except TimeoutError:
+    except httpx.ConnectTimeout:
+        raise IngestError(f"could not reach {urlparse(url).netloc}: timed out") from None
+    except httpx.TimeoutException:
         raise IngestError(f"no answer within {timeout_s:g} s") from None
-    except OSError as exc:
+    except (httpx.ConnectError, socket.gaierror) as exc:
+        raise IngestError(f"could not reach {urlparse(url).netloc}: {_reason(exc)}") from None
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
         raise IngestError(f"download failed: {exc}") from None
+
+
+def _take(url: str, response: httpx.Response, max_bytes: int, timeout_s: float) -> Fetched:
+    """The body of a final (non-redirect) response, or the error its status means."""
+    headers = _message(response.headers)
+    if response.status_code == 304:
+        return Fetched(b"", "", None, status=304, headers=headers)
+    if not 200 <= response.status_code < 300:
+        code, reason = response.status_code, response.reason_phrase
+        raise IngestError(f"the server answered HTTP {code} {reason}")
+    _check_length(headers, max_bytes)
+    chunks = response.iter_raw(_BLOCK)
+    data = read_capped(chunks, max_bytes, time.monotonic() + timeout_s)
     return Fetched(data, _suffix(url, headers), headers.get_content_charset(), headers=headers)
 
 
-def _http_error(exc: urllib.error.HTTPError) -> str:
-    if 300 <= exc.code < 400 and "not allowed" in str(exc.reason):  # file:// and the like
-        return "the server redirected to a URL that is not http(s); not followed"
-    if 300 <= exc.code < 400:  # urllib gives up after 10 redirects or a repeated one
-        return f"too many redirects (HTTP {exc.code}: a redirect loop?); stopped following"
-    return f"the server answered HTTP {exc.code} {exc.reason}"
+def _message(headers: httpx.Headers) -> Message:
+    """httpx's headers as the ``email.message.Message`` that ``Fetched`` carries."""
+    message = Message()
+    for name, value in headers.multi_items():
+        message[name] = value
+    return message
 
 
 def _check_length(headers: Message, max_bytes: int) -> None:
@@ -116,29 +126,28 @@ def _check_length(headers: Message, max_bytes: int) -> None:
         raise IngestError(f"the response is {int(length):,} bytes, over the {max_bytes:,}-byte cap")
 
 
-def read_capped(stream: BinaryIO, max_bytes: int, deadline: float) -> bytes:
-    """Read at most ``max_bytes + 1`` bytes; more than ``max_bytes`` is an error."""
+def read_capped(chunks: Iterable[bytes], max_bytes: int, deadline: float) -> bytes:
+    """Join ``chunks`` up to ``max_bytes``; one byte more is an error and stops reading, and
+    so does passing ``deadline`` (a ``time.monotonic()`` value)."""
     parts: list[bytes] = []
     total = 0
-    while True:
-        block = stream.read(min(_BLOCK, max_bytes + 1 - total))
-        if not block:
-            return b"".join(parts)
+    for block in chunks:
         parts.append(block)
         total += len(block)
         if total > max_bytes:
             raise IngestError(f"the response is over the {max_bytes:,}-byte cap; stopped reading")
         if time.monotonic() > deadline:
             raise IngestError("the download took too long; stopped reading")
+    return b"".join(parts)
 
 
-def _reason(exc: urllib.error.URLError) -> str:
-    reason = exc.reason
-    if isinstance(reason, ConnectionRefusedError):
+def _reason(exc: BaseException) -> str:
+    """What went wrong underneath httpx's error: the first OSError among its causes."""
+    while not isinstance(exc, OSError) and (exc.__cause__ or exc.__context__):
+        exc = exc.__cause__ or exc.__context__
+    if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(reason, TimeoutError):
-        return "timed out"
-    return str(getattr(reason, "strerror", None) or reason)
+    return str(getattr(exc, "strerror", None) or exc)
 
 
 def _suffix(url: str, headers: Message) -> str:

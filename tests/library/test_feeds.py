@@ -242,7 +242,9 @@ def test_the_web_app_refuses_private_addresses(site, make_assistant):
     assistant = make_assistant()
     Registry(assistant.settings.index_dir).add(site.url("/feed.xml"))
     report = refresh(assistant, allow_private=False)
-    assert report.errors[0].error.startswith("refused: 127.0.0.1 is a loopback address (127.0.0.1)")
+    assert report.errors[0].error.startswith(
+        "refused: 127.0.0.1 resolves to a loopback address (127.0.0.1)"
+    )
     assert "ASSISTANT_ALLOW_PRIVATE_URLS=true" in report.errors[0].error
     assert site.hits("/feed.xml") == [] and assistant.sources() == []
 

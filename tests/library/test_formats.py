@@ -1,7 +1,6 @@
 """Parsing and input checks without the model: charsets, HTML, PDF, JSONL, names, caps."""
 
 import codecs
-import io
 import os
 from pathlib import Path
 
@@ -227,22 +226,23 @@ def test_unsupported_and_missing_files(tmp_path: Path):
     assert [r.error for r in results] == ["unsupported file type .docx", "no such file or folder"]
 
 
-class _CountingStream(io.RawIOBase):
-    """An endless stream that counts the bytes handed out."""
+class _CountingChunks:
+    """An endless body in 64 KiB blocks that counts the bytes handed out."""
 
     def __init__(self):
         self.given = 0
 
-    def read(self, size=-1):
-        self.given += size
-        return b"x" * size
+    def __iter__(self):
+        while True:
+            self.given += 65536
+            yield b"x" * 65536
 
 
-def test_read_capped_never_reads_past_the_cap():
-    stream = _CountingStream()
+def test_read_capped_stops_at_the_first_block_past_the_cap():
+    chunks = _CountingChunks()
     with pytest.raises(IngestError, match="over the 1,000,000-byte cap"):
-        read_capped(stream, 1_000_000, deadline=float("inf"))
-    assert stream.given == 1_000_001
+        read_capped(chunks, 1_000_000, deadline=float("inf"))
+    assert chunks.given == 16 * 65536  # the first block that went past 1,000,000 bytes
 
 
 def test_read_file_enforces_the_cap(tmp_path: Path):
