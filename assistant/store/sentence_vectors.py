@@ -1,16 +1,26 @@
-"""Sentence vectors of indexed chunks, kept beside the index and memory-mapped.
+"""Sentence vectors of indexed chunks: kept beside the index and, in server mode, on the
+server too.
 
 Indexing gets one vector per quotable sentence of a chunk from the chunk's own forward
 pass (``SentenceEmbedder.encode_passages``); the answerer ranks sentences by them, so a
-question costs no sentence encoding. They live in a folder per chunk collection (a
-``reindex --rebuild`` makes a new collection and so a new folder), written as *parts*:
-``part-<id>.npy`` (float16 rows) and then ``part-<id>.json`` (chunk id -> first row and
-row count). The JSON file is written last and atomically, so a reader only ever sees
-complete parts; a later part wins over an earlier one for the same chunk. Chunks of
-removed articles leave rows behind until the parts are compacted.
+question costs no sentence encoding. Each place they are kept is a ``SentenceVectors``
+backend, read by chunk id, written by the index run that writes the chunks and told of the
+articles removed:
 
-Another machine writing to a shared Chroma server does not write this folder: a chunk
-missing here is encoded when it is first needed (``missing`` tells the caller which).
+* ``SentenceVectorStore``, the *sidecar*: a folder per chunk collection (a ``reindex
+  --rebuild`` makes a new collection and so a new folder), memory-mapped, written as
+  *parts*: ``part-<id>.npy`` (float16 rows) and then ``part-<id>.json`` (chunk id -> first
+  row and row count). The JSON file is written last and atomically, so a reader only ever
+  sees complete parts; a later part wins over an earlier one for the same chunk. Chunks of
+  removed articles leave rows behind until the parts are compacted.
+* ``ChromaSentenceVectors``: a Chroma collection per chunk collection, one row per
+  sentence, for processes that share a Chroma server but not the writer's folder (a
+  replica on another machine or folder). What it fetches stays in a bounded in-memory
+  cache of the process.
+
+``SentenceLayers`` reads them in order (the sidecar first: the writer's own, and fastest)
+and writes to all. A chunk that none of them holds (an index written before they were
+kept) is encoded when it is first needed.
 """
 
 from __future__ import annotations
@@ -20,18 +30,41 @@ import os
 import secrets
 import tempfile
 import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
+from chromadb.errors import NotFoundError
 
-from assistant.store.chunking import embedding_spans, embedding_text
+from assistant.store.chunking import doc_of_chunk, embedding_spans, embedding_text
 
 FOLDER = "sentence-vectors"
 # chunks as their text and Chroma metadata, by chunk id
 ChunkTexts = dict[str, tuple[str, dict]]
 # above this many parts a writer merges them into one (fewer files to open and map)
 MAX_PARTS = 64
+# sentences a process keeps of what it fetched from the server: about 38 MB (float16), the
+# candidates of some 150 questions (80 chunks of about 4 sentences each)
+CACHE_ROWS = 50_000
+# the sentence collection is only ever read by chunk id, never searched by similarity, so
+# its HNSW graph (which Chroma always builds) is made as cheap as it goes
+SENTENCE_HNSW = {"hnsw": {"space": "cosine", "ef_construction": 8, "max_neighbors": 4}}
+
+
+class SentenceVectors(Protocol):
+    """A place sentence vectors are kept (``name`` says which, in ``SentenceLayers.served``)."""
+
+    name: str
+
+    def get(
+        self, chunk_ids: Iterable[str], counts: dict[str, int] | None = None
+    ) -> dict[str, np.ndarray]: ...
+
+    def add(self, vectors: dict[str, np.ndarray]) -> None: ...
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> None: ...
 
 
 def vectors_folder(index_dir: Path, generation: str) -> Path:
@@ -40,7 +73,9 @@ def vectors_folder(index_dir: Path, generation: str) -> Path:
 
 
 class SentenceVectorStore:
-    """Read and append the sentence vectors of one chunk collection."""
+    """Read and append the sentence vectors of one chunk collection in a local folder."""
+
+    name = "sidecar"
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
@@ -75,7 +110,16 @@ class SentenceVectorStore:
 
     def get(self, chunk_ids: Iterable[str], counts: dict[str, int] | None = None):
         """Vectors (float32, one row per sentence) of the chunks found, by chunk id; a
-        chunk whose row count differs from ``counts[chunk_id]`` counts as missing."""
+        chunk whose row count differs from ``counts[chunk_id]`` counts as missing. A miss
+        looks for parts written since (by this or another local process) once."""
+        chunk_ids = list(chunk_ids)
+        found = self._get(chunk_ids, counts)
+        if len(found) < len(chunk_ids):
+            self.refresh()
+            found.update(self._get([c for c in chunk_ids if c not in found], counts))
+        return found
+
+    def _get(self, chunk_ids: list[str], counts: dict[str, int] | None) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         for chunk_id in chunk_ids:
             entry = self._rows.get(chunk_id)
@@ -89,6 +133,10 @@ class SentenceVectorStore:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> None:
+        """Nothing to do: rows of removed chunks stay until the parts are compacted (only
+        the chunks of indexed articles are ever looked up)."""
 
     # --- writing (under the index's writer lock) ----------------------------------------
     def add(self, vectors: dict[str, np.ndarray]) -> None:
@@ -129,6 +177,152 @@ class SentenceVectorStore:
         with self._lock:
             self._rows, self._arrays, self._parts = {}, {}, set()
         self.refresh()
+
+
+def sentence_collection_name(collection: str, generation: str) -> str:
+    """The Chroma collection holding the sentence vectors of one chunk collection."""
+    return f"{collection}-sentences-{generation}"
+
+
+class RecentVectors:
+    """The sentence vectors of recently looked-up chunks, at most ``max_rows`` sentences
+    (least recently used first out); shared by the threads of one process."""
+
+    def __init__(self, max_rows: int = CACHE_ROWS):
+        self.max_rows = max_rows
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._rows = 0
+        self._lock = threading.Lock()
+
+    def get(self, chunk_ids: Iterable[str]) -> dict[str, np.ndarray]:
+        with self._lock:
+            found = {c: self._items[c] for c in chunk_ids if c in self._items}
+            for chunk_id in found:
+                self._items.move_to_end(chunk_id)
+        return found
+
+    def put(self, vectors: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            for chunk_id, array in vectors.items():
+                old = self._items.pop(chunk_id, None)
+                self._rows += len(array) - (0 if old is None else len(old))
+                self._items[chunk_id] = array
+            while self._rows > self.max_rows and self._items:
+                self._rows -= len(self._items.popitem(last=False)[1])
+
+
+class ChromaSentenceVectors:
+    """Sentence vectors in a Chroma collection: one row per sentence, id ``<chunk
+    id>:s<n>``, metadata ``chunk_id``, ``doc_id`` and ``sentence`` (its order in the chunk).
+
+    A chunk's vectors never change under its id within one chunk collection, so what is
+    fetched is cached (``RecentVectors``) and never re-read; ``fetches`` counts the
+    round trips to the server.
+    """
+
+    name = "server"
+
+    def __init__(self, collection, batch_size: int, cache: RecentVectors | None = None):
+        self.collection = collection
+        self.batch_size = max(1, batch_size)
+        self.cache = cache if cache is not None else RecentVectors()
+        self.fetches = 0
+
+    def get(self, chunk_ids: Iterable[str], counts: dict[str, int] | None = None):
+        """Vectors (float32) of the chunks found, by chunk id: from the cache, the rest
+        in one request; a chunk whose row count differs from ``counts`` counts as missing."""
+        chunk_ids = list(dict.fromkeys(chunk_ids))
+        found = self.cache.get(chunk_ids)
+        wanted = [c for c in chunk_ids if c not in found]
+        if wanted:
+            fetched = _complete(self._fetch(wanted), counts)
+            self.cache.put(fetched)  # only complete chunks: a partial one is asked again
+            found.update(fetched)
+        return {c: np.asarray(v, np.float32) for c, v in _complete(found, counts).items()}
+
+    def _fetch(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        self.fetches += 1
+        try:
+            got = self.collection.get(
+                where={"chunk_id": {"$in": chunk_ids}}, include=["embeddings", "metadatas"]
+            )
+        except NotFoundError:
+            return {}  # dropped by a rebuild since this process bound it: encode meanwhile
+        rows: dict[str, list[tuple[int, np.ndarray]]] = {}
+        for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
+            rows.setdefault(meta["chunk_id"], []).append((int(meta["sentence"]), vector))
+        return {
+            chunk_id: np.asarray([v for _, v in sorted(r, key=_first)], np.float16)
+            for chunk_id, r in rows.items()
+        }
+
+    def add(self, vectors: dict[str, np.ndarray]) -> None:
+        """Upsert the sentence rows of some chunks, rounded to float16 as the sidecar keeps
+        them, so every process ranks sentences with the very same numbers."""
+        rows = [
+            (f"{chunk_id}:s{n}", chunk_id, n, row)
+            for chunk_id, array in vectors.items()
+            for n, row in enumerate(np.asarray(array, np.float16).astype(np.float32))
+        ]
+        for i in range(0, len(rows), self.batch_size):
+            part = rows[i : i + self.batch_size]
+            self.collection.upsert(
+                ids=[r[0] for r in part],
+                embeddings=np.vstack([r[3] for r in part]),
+                metadatas=[
+                    {"chunk_id": c, "doc_id": doc_of_chunk(c), "sentence": n} for _, c, n, _ in part
+                ],
+            )
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> None:
+        """Delete the sentence rows of these articles' chunks."""
+        doc_ids = list(doc_ids)
+        if doc_ids:
+            self.collection.delete(where={"doc_id": {"$in": doc_ids}})
+
+    def count(self) -> int:
+        return self.collection.count()
+
+
+def _complete(vectors: dict[str, np.ndarray], counts: dict[str, int] | None):
+    if counts is None:
+        return vectors
+    return {c: v for c, v in vectors.items() if counts.get(c, len(v)) == len(v)}
+
+
+def _first(item: tuple) -> int:
+    return item[0]
+
+
+class SentenceLayers:
+    """Backends read in order, each for the chunks the ones before it lack, and written
+    alike; ``served`` counts the chunks each one gave (by its ``name``)."""
+
+    def __init__(self, layers: list[SentenceVectors], served: Counter | None = None):
+        self.layers = layers
+        self.served = served if served is not None else Counter()
+
+    def get(self, chunk_ids: Iterable[str], counts: dict[str, int] | None = None):
+        chunk_ids = list(chunk_ids)
+        found: dict[str, np.ndarray] = {}
+        for layer in self.layers:
+            wanted = [c for c in chunk_ids if c not in found]
+            if not wanted:
+                break
+            got = layer.get(wanted, counts)
+            self.served[layer.name] += len(got)
+            found.update(got)
+        return found
+
+    def add(self, vectors: dict[str, np.ndarray]) -> None:
+        if vectors:
+            for layer in self.layers:
+                layer.add(vectors)
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> None:
+        doc_ids = list(doc_ids)
+        for layer in self.layers:
+            layer.remove_documents(doc_ids)
 
 
 def _atomic_write(path: Path, write) -> None:
