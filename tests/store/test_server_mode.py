@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -199,9 +198,9 @@ def _count_passes(monkeypatch, embedder) -> list[int]:
 
 
 def _sentence_rows(store) -> dict[str, int]:
-    """Rows per chunk id in the store's sentence collection on the server."""
-    server = store.sentences.layers[1]
-    return dict(Counter(m["chunk_id"] for m in server.collection.get()["metadatas"]))
+    """Sentences per chunk id in the store's sentence collection on the server."""
+    got = store.sentences.layers[1].collection.get(include=["metadatas"])
+    return {i: m["sentences"] for i, m in zip(got["ids"], got["metadatas"], strict=True)}
 
 
 def _sentence_counts(store) -> dict[str, int]:
