@@ -1,10 +1,13 @@
 """``make bench``: every performance figure of the assistant next to its target.
 
     python -m benchmarks [--eval-dir DIR] [--quick] [--sizes 1000,10000,100000]
+        [--skip-server]
 
-Writes ``bench-results/bench-<time>.json`` and ``bench-results/latest.json`` and prints
-a table. Larger corpora are cached in ``bench-results/`` (see ``benchmarks.corpus`` for
-how they are made), so a second run skips building them.
+Each corpus is also served by a real ``chroma run`` and asked by a writer and by a replica
+with an empty local folder (``benchmarks.server``). Writes
+``bench-results/bench-<time>.json`` and ``bench-results/latest.json`` and prints a table.
+Larger corpora are cached in ``bench-results/`` (see ``benchmarks.corpus`` for how they are
+made), so a second run skips building them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from . import corpus, measure
 from .report import render_table, rows_for
+from .server import server_figures
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -41,6 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--skip-indexing", action="store_true", help="reuse the last run's base index and figures"
     )
     parser.add_argument("--rounds", type=int, default=2, help="passes over the questions")
+    parser.add_argument(
+        "--skip-server", action="store_true", help="no writer/replica run on a Chroma server"
+    )
     args = parser.parse_args(argv)
     # resolved: `make bench` passes ../shared/..., and the ingester refuses '..' in paths
     args.eval_dir = args.eval_dir.resolve()
@@ -228,10 +235,15 @@ def main(argv: list[str] | None = None) -> None:
     else:
         indexing, options, base_dir = run_indexing(args, settings_for, embedder)
     folders = build_corpora(args, settings_for, embedder, base_dir)
-    serving = {}
+    serving, server = {}, {}
+    questions = args.eval_dir / "questions.jsonl"
     for size, folder in folders.items():
         print(f"asking {args.rounds} x the questions at {size} chunks ...", file=sys.stderr)
-        serving[size] = serve_figures(folder, args.eval_dir / "questions.jsonl", args.rounds)
+        serving[size] = serve_figures(folder, questions, args.rounds)
+        if not args.skip_server:
+            print(f"server mode: writer and replica at {size} chunks ...", file=sys.stderr)
+            work = args.out / "work"
+            server[size] = server_figures(folder, work, questions, args.rounds, _child_env())
     results = {
         "machine": info,
         "quick": args.quick,
@@ -241,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         "encoder_options": options["batch_and_threads"],
         "thread_policy": options["thread_policy"],
         "serving": {str(k): v for k, v in serving.items()},
+        "server": {str(k): v for k, v in server.items()},
         "vectors_note": corpus.__doc__.strip().split("\n\n")[1].replace("\n", " "),
         "runtime_s": round(time.time() - started, 1),
     }

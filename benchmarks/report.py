@@ -48,6 +48,8 @@ def rows_for(results: dict) -> list[Row]:
     ]
     for size, s in results["serving"].items():
         rows += _serving_rows(size, s)
+    for size, s in results.get("server", {}).items():
+        rows += _server_rows(size, s)
     return rows
 
 
@@ -110,6 +112,45 @@ def _serving_rows(size: str, s: dict) -> list[Row]:
             s["cold_start_s"],
             target.get("cold"),
             "s",
+        ),
+    ]
+
+
+# a replica (no local sidecar) answers within this factor of the writer's p50
+REPLICA_RATIO = 1.3
+
+
+def _server_rows(size: str, s: dict) -> list[Row]:
+    """The writer and a replica with an empty folder on one Chroma server, side by side."""
+    label = f"{int(size) // 1000}k" if int(size) >= 1000 else size
+    writer, replica = s["writer"], s["replica"]
+    sources = replica["sentence_sources"]
+    return [
+        Row(
+            f"server mode at {label}: ask p50 writer / replica (empty folder)",
+            f"{writer['p50_ms']:.0f} ms / {replica['p50_ms']:.0f} ms (first round "
+            f"{writer['first_round_p50_ms']:.0f} / {replica['first_round_p50_ms']:.0f} ms)",
+            "",
+            None,
+        ),
+        Row(
+            f"  replica / writer ask p50 at {label}",
+            f"{s['replica_vs_writer_p50']:.2f}",
+            f"<= {REPLICA_RATIO:g}",
+            s["replica_vs_writer_p50"] <= REPLICA_RATIO,
+        ),
+        Row(
+            f"  replica's sentence vectors at {label} (chunks)",
+            f"{sources.get('server', 0)} from the server in {replica['sentence_fetches']} "
+            f"requests, {sources.get('encoded', 0)} encoded",
+            "",
+            None,
+        ),
+        Row(
+            f"  writer's publish of its sidecar at {label}",
+            f"{writer['published_chunks']} chunks in {writer['publish_s']:.1f} s",
+            "",
+            None,
         ),
     ]
 

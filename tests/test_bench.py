@@ -134,6 +134,24 @@ def test_table_marks_each_target():
                 "remove_article_s": 0.5,
             },
         },
+        "server": {
+            "10000": {
+                "writer": {"p50_ms": 100.0, "first_round_p50_ms": 105.0,
+                           "published_chunks": 10_004, "publish_s": 9.0},
+                "replica": {"p50_ms": 125.0, "first_round_p50_ms": 140.0,
+                            "sentence_sources": {"sidecar": 0, "server": 900},
+                            "sentence_fetches": 60},
+                "replica_vs_writer_p50": 1.25,
+            },
+            "100000": {
+                "writer": {"p50_ms": 100.0, "first_round_p50_ms": 100.0,
+                           "published_chunks": 100_010, "publish_s": 90.0},
+                "replica": {"p50_ms": 140.0, "first_round_p50_ms": 150.0,
+                            "sentence_sources": {"server": 800, "encoded": 20},
+                            "sentence_fetches": 60},
+                "replica_vs_writer_p50": 1.4,
+            },
+        },
         "machine": {"cpu": "test", "cores": 2, "torch_threads": 2, "cuda": None,
                     "load_average_at_start": [0.1]},
         "device": "cpu", "batch_size": 64, "runtime_s": 1.0, "quick": False,
@@ -147,8 +165,13 @@ def test_table_marks_each_target():
     assert marks["peak RSS serving 100k"] is False  # 1.5 GB
     assert marks["ask p50 at 10k (10004 chunks)"] is False  # 100 ms at 10k
     assert marks["cold start to first answer at 10k"] is True  # 5 s
+    assert marks["  replica / writer ask p50 at 10k"] is True  # within 1.3 x
+    assert marks["  replica / writer ask p50 at 100k"] is False
     table = render_table(rows_for(results), results)
     assert "| ask p95 at 100k | 600 ms | <= 300 ms | MISSED |" in table
+    assert "| 800 from the server in 60 requests, 20 encoded |" in table
+    del results["server"]  # a run with --skip-server, or from before server figures
+    assert not any(row.figure.startswith("server mode") for row in rows_for(results))
 
 
 class WordEmbedder:

@@ -3,8 +3,13 @@
 Two collections: ``<name>`` holds chunk vectors (cosine space, tagged with the embedding
 model), ``<name>-docs`` holds one record per article (full text and metadata) plus a
 ``__state__`` record whose revision token changes on every write. An article counts as
-indexed only once its record exists; its chunks are written first, so a reader that
-filters by committed ids never sees half an article.
+indexed only once its record exists; its chunks (then their sentence vectors) are written
+first, so a reader that filters by committed ids never sees half an article.
+
+Sentence vectors (``sentence_vectors``) go to a folder beside the index and, in server
+mode, to a third collection, ``<name>-sentences-<chunk collection id>``, so a process on
+another machine or folder reads them from the server instead of encoding them. Embedded,
+the folder alone holds them: every process that opens the index opens that folder too.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import logging
 import re
 import secrets
 import threading
+import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,12 +37,22 @@ from assistant.dates import date_number
 from assistant.locks import IndexBusyError, writer_lock
 from assistant.schema import Chunk, Document, SourceInfo, Span
 from assistant.store.sentence_vectors import FOLDER as SENTENCE_FOLDER
-from assistant.store.sentence_vectors import SentenceVectorStore, encode_sentences, vectors_folder
+from assistant.store.sentence_vectors import (
+    SENTENCE_HNSW,
+    ChromaSentenceVectors,
+    RecentVectors,
+    SentenceLayers,
+    SentenceVectorStore,
+    encode_sentences,
+    sentence_collection_name,
+    vectors_folder,
+)
 
 STATE_ID = "__state__"
 _SYSTEM_CACHE_LOCK = threading.Lock()
 REBUILD_SUFFIX = "-rebuild"
 REBUILD_DONE = "rebuild_complete"
+PUBLISHING = "publishing"  # set on a sentence collection while the sidecar is copied to it
 # HNSW build effort for new collections (Chroma's default is 100). Search effort is the
 # ``hnsw_ef_search`` setting; see ``ArticleStore._ensure_search_effort``.
 HNSW_EF_CONSTRUCTION = 200
@@ -103,6 +120,9 @@ class ArticleStore:
         self.settings = settings
         self.embedder = embedder
         self._private = self._retired = None  # Chroma systems of our own (``_open_client``)
+        # where answered chunks' sentence vectors came from: sidecar, server or encoded
+        self.sentence_sources: Counter[str] = Counter()
+        self._recent: tuple[str, RecentVectors] = ("", RecentVectors())
         self.client = client or self._open_client()
         self._finish_interrupted_rebuild()
         self._bind()
@@ -119,8 +139,7 @@ class ArticleStore:
             collection_configuration=self._hnsw_configuration(),
         )
         self.chunks = self.vectors._collection
-        self.sentences = SentenceVectorStore(self._sentences_folder(self.chunks))
-        self.sentences.refresh()
+        self.sentences = self._sentence_vectors(self.chunks, reading=True)
         self._ensure_search_effort()
         self.docs = self.client.get_or_create_collection(
             f"{self.settings.collection}-docs", embedding_function=None
@@ -129,6 +148,30 @@ class ArticleStore:
 
     def _sentences_folder(self, collection) -> Path:
         return vectors_folder(self.settings.index_dir, str(collection.id))
+
+    def _sentence_vectors(self, collection, reading: bool = False) -> SentenceLayers:
+        """Where the sentence vectors of a chunk collection are kept: its sidecar folder,
+        then (server mode) its sentence collection on the server. ``reading``: the store's
+        own, whose fetches are cached for as long as the chunk collection lasts."""
+        local = SentenceVectorStore(self._sentences_folder(collection))
+        local.refresh()
+        layers = [local]
+        if self.settings.chroma_url:
+            name = sentence_collection_name(self.settings.collection, str(collection.id))
+            shared = self.client.get_or_create_collection(
+                name, embedding_function=None, configuration=SENTENCE_HNSW
+            )
+            cache = self._cache_for(name) if reading else None
+            batch = self.client.get_max_batch_size()
+            layers.append(ChromaSentenceVectors(shared, batch, cache))
+        return SentenceLayers(layers, self.sentence_sources)
+
+    def _cache_for(self, name: str) -> RecentVectors:
+        """The fetch cache of a sentence collection, kept across reopens (every write by
+        any process reopens the store) and dropped when a rebuild replaces it."""
+        if self._recent[0] != name:
+            self._recent = (name, RecentVectors())
+        return self._recent[1]
 
     def _hnsw_configuration(self) -> dict[str, Any]:
         # the space goes here, never as "hnsw:space" metadata as well: given both, Chroma
@@ -250,10 +293,10 @@ class ArticleStore:
         """Upsert chunk vectors (and their sentence vectors), into the chunks collection
         unless another is given."""
         target = self.chunks if collection is None else collection
-        if sentences is not None:
-            store = SentenceVectorStore(self._sentences_folder(target))
-            store.add({c.chunk_id: v for c, v in zip(chunks, sentences, strict=True)})
         self._write_chunk_rows([(doc, c) for c in chunks], vectors, collection)
+        if sentences is not None:
+            layers = self.sentences if collection is None else self._sentence_vectors(target)
+            layers.add({c.chunk_id: v for c, v in zip(chunks, sentences, strict=True)})
 
     def _write_chunk_rows(self, rows: list[tuple[Document, Chunk]], vectors, collection=None):
         target = self.chunks if collection is None else collection
@@ -287,6 +330,9 @@ class ArticleStore:
         A few large writes instead of several per article keep indexing close to the
         encoder's speed: each Chroma write has a fixed cost."""
         rows = [(n.doc, c) for n in new for c in n.chunks]
+        self._write_chunk_rows(rows, [v for n in new for v in n.vectors])
+        # after the chunks: sentence rows of an interrupted run then belong to orphan
+        # chunks, which the next run finds (``remove_orphan_chunks``) and removes with them
         self.sentences.add(
             {
                 c.chunk_id: v
@@ -295,7 +341,6 @@ class ArticleStore:
                 for c, v in zip(n.chunks, n.sentence_vectors, strict=True)
             }
         )
-        self._write_chunk_rows(rows, [v for n in new for v in n.vectors])
         self._upsert_docs(new)
 
     def remove_document(self, doc_id: str) -> bool:
@@ -303,13 +348,15 @@ class ArticleStore:
         return bool(self.remove_documents([doc_id]))
 
     def remove_documents(self, doc_ids: list[str]) -> list[str]:
-        """Remove articles (records first, then chunks) with one revision change;
-        returns the ids that were indexed."""
+        """Remove articles (records first, then sentence vectors, then chunks) with one
+        revision change; returns the ids that were indexed. Interrupted, the chunks left
+        are orphans, whose removal repeats the whole of it."""
         if not doc_ids:
             return []
         existed = self.docs.get(ids=list(doc_ids), include=[])["ids"]
         self.docs.delete(ids=list(doc_ids))
         self._bump_revision()
+        self.sentences.remove_documents(doc_ids)
         self.chunks.delete(where={"doc_id": {"$in": list(doc_ids)}})
         return existed
 
@@ -337,14 +384,36 @@ class ArticleStore:
         if sum(int(m.get("chunks", 0)) for m in records.values()) == self.chunks.count():
             return 0
         got = self.chunks.get(include=["metadatas"])
-        orphans = [
-            cid
+        orphans = {
+            cid: meta.get("doc_id")
             for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
             if meta.get("doc_id") not in records
-        ]
+        }
         if orphans:
-            self.chunks.delete(ids=orphans)
+            self.sentences.remove_documents(set(orphans.values()))
+            self.chunks.delete(ids=list(orphans))
         return len(orphans)
+
+    def publish_sentence_vectors(self) -> int:
+        """Copy the sidecar's sentence vectors of the current chunks to the server's
+        sentence collection when that holds none (an index built embedded, then served by
+        ``chroma run``) or an earlier copy was cut short; returns the chunks copied. Run
+        by index runs, under the writer lock, on the machine that holds the folder."""
+        local, *shared = self.sentences.layers
+        if not shared:
+            return 0
+        server = shared[0]
+        if not (server.collection.metadata or {}).get(PUBLISHING):
+            if server.count() or not len(local):
+                return 0
+            server.collection.modify(metadata={PUBLISHING: True})
+        ids, copied = self.chunks.get(include=[])["ids"], 0  # not the folder's removed ones
+        for i in range(0, len(ids), 2000):
+            found = local.get(ids[i : i + 2000])
+            server.add(found)
+            copied += len(found)
+        server.collection.modify(metadata={PUBLISHING: False})
+        return copied
 
     # --- rebuilding (``reindex --rebuild``) -------------------------------------------
     @property
@@ -389,17 +458,24 @@ class ArticleStore:
         rebuilt.modify(metadata=meta)
         self._bind()
         self._bump_revision()
-        self._drop_other_sentence_folders()
+        self._drop_other_sentence_vectors()
 
-    def _drop_other_sentence_folders(self) -> None:
-        """Sentence vectors of replaced chunk collections (readers that still map them
-        keep their mappings; their next question re-reads the store anyway)."""
+    def _drop_other_sentence_vectors(self) -> None:
+        """Sentence vectors of replaced chunk collections, folders and collections alike
+        (readers that still map a folder keep their mapping, and one that still asks a
+        dropped collection encodes; their next question re-reads the store anyway)."""
         import shutil
 
         current = self._sentences_folder(self.chunks)
         for folder in (Path(self.settings.index_dir) / SENTENCE_FOLDER).glob("*"):
             if folder != current:
                 shutil.rmtree(folder, ignore_errors=True)
+        prefix = sentence_collection_name(self.settings.collection, "")
+        keep = sentence_collection_name(self.settings.collection, str(self.chunks.id))
+        for name in self._collection_names():
+            # the rest a collection id, or another collection's sentences could match
+            if name.startswith(prefix) and name != keep and _is_uuid(name[len(prefix) :]):
+                self.client.delete_collection(name)
 
     def _finish_interrupted_rebuild(self) -> None:
         if self.rebuild_name not in self._collection_names():
@@ -452,17 +528,14 @@ class ArticleStore:
 
     def sentence_vectors_for(self, chunks: dict[str, tuple[str, dict]]) -> dict[str, np.ndarray]:
         """In-context vectors of the quotable sentences of chunks given as chunk id ->
-        (text, metadata): from the sidecar, or encoded now for chunks it lacks (an index
-        built before sentence vectors were kept, or chunks another machine wrote to a
-        shared server)."""
+        (text, metadata): from the sidecar, else (server mode) the server's sentence
+        collection, else encoded now (an index built before sentence vectors were kept)."""
         counts = {cid: len(json.loads(meta["sentences"])) for cid, (_, meta) in chunks.items()}
         found = self.sentences.get(chunks, counts)
-        if len(found) < len(chunks):
-            self.sentences.refresh()
-            found.update(self.sentences.get([c for c in chunks if c not in found], counts))
         missing = {cid: item for cid, item in chunks.items() if cid not in found}
         if missing and hasattr(self.embedder, "encode_passages"):
             found.update(encode_sentences(self.embedder, missing))
+            self.sentence_sources["encoded"] += len(missing)
         return found
 
     def all_chunks(self, doc_ids: set[str] | None = None) -> list[StoredChunk]:
@@ -534,6 +607,13 @@ def natural_key(title: str) -> list[str | int]:
     """A sort key that orders the numbers in a title by value, not digit by digit."""
     parts = re.split(r"(\d+)", title.casefold())
     return [int(p) if i % 2 else p for i, p in enumerate(parts)]
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
 
 
 def _count_by_doc(collection) -> dict[str, int]:

@@ -235,10 +235,20 @@ def whole_quotations(
     return out
 
 
+def chunk_id_of(doc_id: str, index: int) -> str:
+    """A chunk's id: its article's id and its place in the article."""
+    return f"{doc_id}:{index:04d}"
+
+
+def doc_of_chunk(chunk_id: str) -> str:
+    """The id of the article a chunk id belongs to (``chunk_id_of`` read backwards)."""
+    return chunk_id.rpartition(":")[0]
+
+
 def _make_chunk(doc: Document, index: int, sentences: list[tuple[int, int, int]]) -> Chunk:
     start, end = sentences[0][0], sentences[-1][1]
     return Chunk(
-        chunk_id=f"{doc.doc_id}:{index:04d}",
+        chunk_id=chunk_id_of(doc.doc_id, index),
         doc_id=doc.doc_id,
         index=index,
         start=start,

@@ -293,6 +293,7 @@ def _locked_run(store: ArticleStore, progress: Progress | None, load) -> IndexRe
     with writer_lock(Path(store.settings.index_dir)):
         store.refresh_if_stale()  # write on top of what other processes wrote
         store.remove_orphan_chunks()
+        store.publish_sentence_vectors()  # an embedded index now served by `chroma run`
         backfill_date_numbers(store)  # an index from before dates were numbers
         results, total, folders, read = load()
         run = IndexRun(store, progress)

@@ -9,7 +9,12 @@ import shutil
 import numpy as np
 
 from assistant.store.chunking import embedding_spans, embedding_text
-from assistant.store.sentence_vectors import FOLDER, SentenceVectorStore
+from assistant.store.sentence_vectors import (
+    FOLDER,
+    RecentVectors,
+    SentenceLayers,
+    SentenceVectorStore,
+)
 
 
 def _chunks(store):
@@ -101,3 +106,46 @@ def test_parts_compact_and_a_later_part_wins(tmp_path):
     again = SentenceVectorStore(tmp_path / "gen")
     again.refresh()
     assert set(again.get(["a", "b"])) == {"a"} and again.get(["a"])["a"][0, 0] == 2.0
+
+
+def test_a_sidecar_reader_picks_up_parts_written_since_on_a_miss(tmp_path):
+    reader = SentenceVectorStore(tmp_path / "gen")
+    reader.refresh()
+    SentenceVectorStore(tmp_path / "gen").add({"a": np.ones((2, 4))})  # another process
+    assert set(reader.get(["a"])) == {"a"}
+    assert reader.get(["a"], counts={"a": 3}) == {}  # another row count: not these
+
+
+def test_recent_vectors_drop_the_least_recently_used_beyond_their_rows():
+    recent = RecentVectors(max_rows=5)
+    recent.put({"a": np.zeros((2, 4)), "b": np.zeros((2, 4))})
+    recent.get(["a"])  # a is now the most recent
+    recent.put({"c": np.zeros((2, 4))})
+    assert set(recent.get(["a", "b", "c"])) == {"a", "c"}
+
+
+class _Layer:
+    def __init__(self, name, held):
+        self.name, self.held, self.added, self.removed = name, held, [], []
+
+    def get(self, chunk_ids, counts=None):
+        return {c: self.held[c] for c in chunk_ids if c in self.held}
+
+    def add(self, vectors):
+        self.added.append(set(vectors))
+
+    def remove_documents(self, doc_ids):
+        self.removed.append(list(doc_ids))
+
+
+def test_layers_read_in_order_and_write_to_all():
+    first, second = _Layer("sidecar", {"a": np.ones((1, 4))}), _Layer("server", {})
+    second.held = {"a": np.zeros((1, 4)), "b": np.zeros((1, 4))}
+    layers = SentenceLayers([first, second])
+    found = layers.get(["a", "b", "c"])
+    assert set(found) == {"a", "b"} and found["a"][0, 0] == 1.0  # the first layer wins
+    assert layers.served == {"sidecar": 1, "server": 1}
+    layers.add({"d": np.ones((1, 4))})
+    layers.remove_documents(["doc"])
+    assert first.added == second.added == [{"d"}]
+    assert first.removed == second.removed == [["doc"]]

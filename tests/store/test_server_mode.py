@@ -1,5 +1,6 @@
 """Server mode against a real ``chroma run`` server: processes that share one server
-see each other's writes on their next query."""
+see each other's writes on their next query, and a replica (another folder) takes the
+sentence vectors from the server instead of encoding them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,15 +59,14 @@ def _wait_for_heartbeat(url: str, proc: subprocess.Popen, log: Path, timeout: fl
     pytest.fail(f"chroma server did not answer within {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory):
-    """A real Chroma server on a free port, stopped after this module."""
-    folder = tmp_path_factory.mktemp("chroma-server")
+@contextmanager
+def chroma_server(folder: Path):
+    """A real ``chroma run`` serving ``folder`` on a free port: its URL, until the end."""
     port = _free_port()
-    log = folder / "server.log"
+    log = folder.parent / f"{folder.name}-server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [_chroma_cli(), "run", "--path", str(folder / "data"), "--port", str(port)],
+            [_chroma_cli(), "run", "--path", str(folder), "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -79,6 +80,13 @@ def chroma_url(tmp_path_factory):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory):
+    """A real Chroma server on a free port, stopped after this module."""
+    with chroma_server(tmp_path_factory.mktemp("chroma-server") / "data") as url:
+        yield url
 
 
 def _cli(url: str, index_dir: Path, collection: str, *args: str) -> dict:
@@ -162,3 +170,120 @@ def test_every_assistant_operation_works_in_server_mode(
     assert other.ask(FESTIVAL_QUESTION).abstained
     assert [s.source for s in other.sources()] == [s.source for s in assistant.sources()]
     assert len(other.sources()) == 1
+
+
+@pytest.fixture
+def open_at(make_settings, embedder):
+    """An assistant on a Chroma server with its own local folder."""
+    from assistant.service import Assistant
+
+    def build(url: str, folder: Path, collection: str = "articles"):
+        settings = make_settings(chroma_url=url, collection=collection, index_dir=folder)
+        return Assistant(settings, embedder=embedder)
+
+    return build
+
+
+def _count_passes(monkeypatch, embedder) -> list[int]:
+    """Record every in-context encoding (``encode_passages``) from now on: its batch size."""
+    passes: list[int] = []
+    real = embedder.encode_passages
+
+    def counting(texts, spans):
+        passes.append(len(texts))
+        return real(texts, spans)
+
+    monkeypatch.setattr(embedder, "encode_passages", counting)
+    return passes
+
+
+def _sentence_rows(store) -> dict[str, int]:
+    """Sentences per chunk id in the store's sentence collection on the server."""
+    got = store.sentences.layers[1].collection.get(include=["metadatas"])
+    return {i: m["sentences"] for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+
+
+def _sentence_counts(store) -> dict[str, int]:
+    return {c.chunk_id: len(json.loads(c.metadata["sentences"])) for c in store.all_chunks()}
+
+
+def _quotes(answer) -> list[tuple[str, str]]:
+    return [(c.chunk_id, c.quote) for c in answer.citations]
+
+
+def test_a_replica_takes_sentence_vectors_from_the_server_and_answers_alike(
+    chroma_url, tmp_path, open_at, embedder, monkeypatch
+):
+    writer = open_at(chroma_url, tmp_path / "writer", "replica")
+    article = tmp_path / "festival.txt"
+    article.write_text(FESTIVAL, encoding="utf-8")
+    writer.index([str(SEEDS), str(article)])
+    expected = [writer.ask(q) for q in (PUTIN_QUESTION, FESTIVAL_QUESTION)]
+    assert not any(a.abstained for a in expected)
+
+    passes = _count_passes(monkeypatch, embedder)
+    replica = open_at(chroma_url, tmp_path / "replica", "replica")  # an empty folder
+    for answer in expected:
+        again = replica.ask(answer.question)
+        assert (again.answer, _quotes(again)) == (answer.answer, _quotes(answer))
+    assert passes == []  # no sentence was encoded
+    assert set(writer.store.sentence_sources) == {"sidecar"}  # the writer reads its folder
+    assert set(replica.store.sentence_sources) == {"sidecar", "server"}
+    assert replica.store.sentence_sources["sidecar"] == 0
+    server = replica.store.sentences.layers[1]
+    fetches = server.fetches
+    assert replica.ask(PUTIN_QUESTION).answer == expected[0].answer
+    assert server.fetches == fetches  # kept in the process: no second round trip
+
+
+def test_sentence_vectors_on_the_server_follow_their_chunks(
+    chroma_url, tmp_path, open_at, embedder, monkeypatch
+):
+    from assistant.store.rebuild import rebuild_index
+
+    writer = open_at(chroma_url, tmp_path / "writer", "follow")
+    article = tmp_path / "festival.txt"
+    article.write_text(FESTIVAL, encoding="utf-8")
+    writer.index([str(SEEDS), str(article)])
+    first = _sentence_rows(writer.store)
+    assert first == _sentence_counts(writer.store)
+
+    article.write_text(FESTIVAL.replace("48,000", "52,000"), encoding="utf-8")
+    assert writer.index([str(article)]).updated == 1  # a new article; the old one goes
+    second = _sentence_rows(writer.store)
+    assert second == _sentence_counts(writer.store) and set(second) != set(first)
+
+    replica = open_at(chroma_url, tmp_path / "replica", "follow")
+    assert "52,000" in replica.ask(FESTIVAL_QUESTION).answer
+    rebuild_index(writer.settings, embedder)  # a new chunk collection, a new sentence one
+    writer.store.reopen()
+    names = {c.name for c in writer.store.client.list_collections()}
+    rebuilt = {n for n in names if n.startswith("follow-sentences-")}
+    assert rebuilt == {f"follow-sentences-{writer.store.chunks.id}"}  # the old one dropped
+    assert _sentence_rows(writer.store) == second  # chunk ids are the same after a rebuild
+
+    passes = _count_passes(monkeypatch, embedder)
+    assert "52,000" in replica.ask(FESTIVAL_QUESTION).answer  # rebinds, reads the new one
+    assert passes == []
+    assert writer.remove(str(article))
+    assert set(_sentence_rows(writer.store)) == set(_sentence_counts(writer.store))
+
+
+def test_an_embedded_index_served_by_chroma_run_publishes_its_sentence_vectors(
+    seed_copy, seed_assistant, tmp_path, open_at, embedder, monkeypatch
+):
+    expected = seed_assistant.ask(PUTIN_QUESTION)
+    with chroma_server(seed_copy) as url:  # README, "Scale out": serve the index folder
+        old = open_at(url, tmp_path / "r1")
+        assert old.ask(PUTIN_QUESTION).answer == expected.answer
+        assert old.store.sentence_sources["encoded"] > 0  # nothing on the server yet
+
+        writer = open_at(url, seed_copy)
+        assert writer.index([str(SEEDS)]).unchanged == 1  # the next index run publishes
+        assert _sentence_rows(writer.store) == _sentence_counts(writer.store)
+
+        passes = _count_passes(monkeypatch, embedder)
+        replica = open_at(url, tmp_path / "r2")
+        answer = replica.ask(PUTIN_QUESTION)
+        assert (answer.answer, _quotes(answer)) == (expected.answer, _quotes(expected))
+        assert passes == [] and replica.store.sentence_sources["server"] > 0
