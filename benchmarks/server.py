@@ -35,17 +35,26 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def chroma_cli() -> str:
+    """The ``chroma`` command installed with chromadb (beside this Python, else on PATH)."""
+    beside_python = Path(sys.executable).with_name("chroma")
+    found = str(beside_python) if beside_python.exists() else shutil.which("chroma")
+    if not found:
+        raise RuntimeError("the `chroma` CLI (installed with chromadb) is missing")
+    return found
+
+
 @contextmanager
 def chroma_server(folder: Path, timeout: float = 120):
-    """A ``chroma run`` serving ``folder`` on a free port: its URL, until the end."""
-    chroma = Path(sys.executable).with_name("chroma")
+    """A ``chroma run`` serving ``folder`` on a free port: its URL, until the end (the
+    server's output goes to ``FOLDER-server.log`` beside it)."""
     port, log = _free_port(), folder.parent / f"{folder.name}-server.log"
     with log.open("wb") as out:
-        command = [str(chroma), "run", "--path", str(folder), "--port", str(port)]
+        command = [chroma_cli(), "run", "--path", str(folder), "--port", str(port)]
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://localhost:{port}"
     try:
-        _wait_for(url, proc, timeout)
+        _wait_for(url, proc, log, timeout)
         yield url
     finally:
         proc.terminate()
@@ -55,11 +64,12 @@ def chroma_server(folder: Path, timeout: float = 120):
             proc.kill()
 
 
-def _wait_for(url: str, proc: subprocess.Popen, timeout: float) -> None:
+def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"chroma run exited with {proc.returncode}")
+            tail = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"chroma run exited with {proc.returncode}:\n{tail}")
         try:
             with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2):
                 return

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from benchmarks.server import chroma_server
 from tests.conftest import ROOT, SEEDS
 
 pytestmark = pytest.mark.slow
@@ -29,57 +25,6 @@ FESTIVAL = (
 )
 FESTIVAL_QUESTION = "How many visitors did the zeppelin festival in Friedrichshafen draw?"
 PUTIN_QUESTION = "What did Putin say about South Korea?"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _chroma_cli() -> str:
-    beside_python = Path(sys.executable).with_name("chroma")
-    found = str(beside_python) if beside_python.exists() else shutil.which("chroma")
-    if not found:
-        pytest.fail("the `chroma` CLI (installed with chromadb) is missing")
-    return found
-
-
-def _wait_for_heartbeat(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"chroma server exited ({proc.returncode}):\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"chroma server did not answer within {timeout} s")
-
-
-@contextmanager
-def chroma_server(folder: Path):
-    """A real ``chroma run`` serving ``folder`` on a free port: its URL, until the end."""
-    port = _free_port()
-    log = folder.parent / f"{folder.name}-server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [_chroma_cli(), "run", "--path", str(folder), "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://localhost:{port}"
-    try:
-        _wait_for_heartbeat(url, proc, log)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
