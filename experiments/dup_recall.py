@@ -23,6 +23,7 @@ import random
 import re
 from pathlib import Path
 
+from assistant.library import duplicates
 from assistant.library.duplicates import NUM_PERM, signature
 from assistant.terms import fold
 
@@ -47,8 +48,8 @@ def grams(words: list[str]) -> set[tuple[str, ...]]:
 
 
 def jaccard(a: list[str], b: list[str]) -> float:
-    ga, gb = grams(a), grams(b)
-    return len(ga & gb) / len(ga | gb)
+    """The product's exact Jaccard (``duplicates.jaccard``) of two word lists' 3-grams."""
+    return duplicates.jaccard(grams(a), grams(b))
 
 
 def edit(words: list[str], rng: random.Random) -> list[str]:

@@ -156,13 +156,20 @@ def _quotes(answer) -> list[tuple[str, str]]:
     return [(c.chunk_id, c.quote) for c in answer.citations]
 
 
-def test_a_replica_takes_sentence_vectors_from_the_server_and_answers_alike(
-    chroma_url, tmp_path, open_at, embedder, monkeypatch
-):
-    writer = open_at(chroma_url, tmp_path / "writer", "replica")
+def _writer_with_festival(open_at, chroma_url: str, tmp_path: Path, collection: str):
+    """A writer on its own folder that indexed the seeds and the festival article (whose
+    file is returned too, for edits)."""
+    writer = open_at(chroma_url, tmp_path / "writer", collection)
     article = tmp_path / "festival.txt"
     article.write_text(FESTIVAL, encoding="utf-8")
     writer.index([str(SEEDS), str(article)])
+    return writer, article
+
+
+def test_a_replica_takes_sentence_vectors_from_the_server_and_answers_alike(
+    chroma_url, tmp_path, open_at, embedder, monkeypatch
+):
+    writer, _ = _writer_with_festival(open_at, chroma_url, tmp_path, "replica")
     expected = [writer.ask(q) for q in (PUTIN_QUESTION, FESTIVAL_QUESTION)]
     assert not any(a.abstained for a in expected)
 
@@ -186,10 +193,7 @@ def test_sentence_vectors_on_the_server_follow_their_chunks(
 ):
     from assistant.store.rebuild import rebuild_index
 
-    writer = open_at(chroma_url, tmp_path / "writer", "follow")
-    article = tmp_path / "festival.txt"
-    article.write_text(FESTIVAL, encoding="utf-8")
-    writer.index([str(SEEDS), str(article)])
+    writer, article = _writer_with_festival(open_at, chroma_url, tmp_path, "follow")
     first = _sentence_rows(writer.store)
     assert first == _sentence_counts(writer.store)
 
